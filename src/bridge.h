@@ -1,0 +1,78 @@
+/* Host links over rtnetlink (libnl-3 route): the lab bridge, its addresses,
+ * taps for VMs, and read-only queries (link state, default route, subnet
+ * conflicts).
+ *
+ * Every function opens its own netlink socket, so it always acts in the
+ * network namespace the calling thread is in at that moment (tests switch
+ * namespaces with unshare(CLONE_NEWNET)).
+ *
+ * Errors: negative errno, taken verbatim from the kernel's netlink ACK where
+ * there is one. Each failure is logged once here with log_error_errno()
+ * ("Failed to create bridge 'pxe0': File exists") EXCEPT the outcomes a
+ * caller is expected to branch on, which are returned silently and listed per
+ * function below ("quiet: ..."). */
+#pragma once
+#include <jansson.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+
+/* Creates a Linux bridge NAME with STP off and forward_delay 0 (so ports
+ * forward at once, PXE clients don't wait 30 s), in ONE RTM_NEWLINK carrying
+ * IFLA_BR_STP_STATE and IFLA_BR_FORWARD_DELAY. The bridge is left down.
+ * -EEXIST (logged) if any link of that name exists. */
+int bridge_create(const char *name);
+
+/* 1 if a link NAME exists, 0 if not, <0 on error. *is_bridge (when non-NULL)
+ * is set to whether it is a Linux bridge (false when missing). Quiet: 0. */
+int link_exists(const char *name, bool *is_bridge);
+
+/* Sets NAME administratively up. -ENODEV if missing. */
+int link_set_up(const char *name);
+
+/* Adds CIDR ("10.33.0.1/24", "fd12:3456:789a::1/64") to link NAME.
+ * Idempotent: an address that is already present returns 0. IPv6 addresses
+ * get IFA_F_NODAD: the lab owns its ULA, and a tentative address (a bridge
+ * without carrier never finishes DAD) would be unusable for dnsmasq's RA
+ * constructor. -EINVAL (logged) for an unparsable CIDR. */
+int link_add_address(const char *name, const char *cidr);
+
+/* Deletes link NAME; a missing link returns 0. */
+int link_delete(const char *name);
+
+/* Enslaves IFNAME to bridge MASTER; MASTER == NULL releases it from its
+ * master. */
+int link_set_master(const char *ifname, const char *master);
+
+/* Creates a persistent tap NAME (IFF_TAP|IFF_NO_PI; QEMU may re-attach with
+ * IFF_VNET_HDR), enslaves it to MASTER (unless NULL) and sets it up.
+ * Idempotent: an existing tap of that name is reused; -EEXIST (logged) if a
+ * link of that name exists that is not a tun/tap device. */
+int tap_create(const char *name, const char *master);
+
+/* Describes link NAME as a new JSON object:
+ *   {"name": "pxe0", "exists": true, "up": true, "operstate": "UP",
+ *    "mtu": 1500, "mac": "aa:bb:cc:dd:ee:ff",
+ *    "addresses": ["10.33.0.1/24", "fd12::1/64", "fe80::.../64"],
+ *    "ports": ["tap0", ...]}
+ * "up" is the administrative flag (IFF_UP); "operstate" is the kernel's
+ * RFC 2863 state as iproute2 prints it (UP, DOWN, LOWERLAYERDOWN, UNKNOWN…).
+ * "ports" are the links whose master is NAME. A missing link is not an
+ * error: returns 0 with just {"name": NAME, "exists": false}. */
+int link_info(const char *name, json_t **ret);
+
+/* Returns (newly allocated) the output interface of the IPv4 default route
+ * in the main table, the one with the lowest metric if there are several.
+ * Quiet: -ENOENT if there is none. */
+int route_default_ifname(char **ret);
+
+/* Does NET/PREFIX overlap any IPv4 address or route on the host, except those
+ * on link IGNORE_IFNAME (may be NULL)? Returns 1 with *ret_desc (when
+ * non-NULL, newly allocated) such as "address 10.33.0.5/24 on eth0" or
+ * "route 10.33.0.0/16 via eth0", 0 for no overlap (*ret_desc = NULL), <0 on
+ * error. Default routes (0.0.0.0/0) and the local table's local/broadcast
+ * entries are ignored. Quiet: 1 and 0. */
+int host_subnet_conflict(struct in_addr net, unsigned prefix, const char *ignore_ifname, char **ret_desc);
+
+/* Waits up to TIMEOUT_MS for link NAME to appear (e.g. an OVS internal port
+ * created by ovs-vswitchd). 0 when it exists, quiet: -ETIMEDOUT. */
+int link_wait_exists(const char *name, unsigned timeout_ms);

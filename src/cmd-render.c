@@ -1,0 +1,51 @@
+/* pxelab render PROFILE -o DIR: the lab's runtime tree, touching nothing else. */
+#include <getopt.h>
+#include <limits.h>
+
+#include "commands.h"
+#include "log.h"
+#include "profile.h"
+#include "render.h"
+#include "util.h"
+
+int cmd_render(int argc, char *argv[]) {
+        static const struct option opts[] = {
+                { "output", required_argument, NULL, 'o' },
+                {}
+        };
+        _cleanup_(profile_freep) struct profile *p = NULL;
+        _cleanup_free_ char *dir = NULL;
+        const char *out = NULL;
+        json_t *model = NULL;
+        int c, r;
+
+        optind = 0;
+        while ((c = getopt_long(argc, argv, "o:", opts, NULL)) >= 0) {
+                if (c != 'o')
+                        return command_usage("render");
+                out = optarg;
+        }
+        if (argc - optind != 1 || !out)
+                return command_usage("render");
+
+        r = profile_load(argv[optind], &p);
+        if (r < 0)
+                return EXIT_USAGE;
+        r = mkdir_p(out, 0700);
+        if (r < 0) {
+                log_error_errno(r, "Failed to create output directory '%s'", out);
+                return EXIT_RUNTIME;
+        }
+        /* Absolute, so the rendered files point into DIR from anywhere. */
+        dir = realpath(out, NULL);
+        if (!dir) {
+                log_error_errno(errno, "Failed to resolve '%s'", out);
+                return EXIT_RUNTIME;
+        }
+        r = render_lab(p, dir, dir, &model, NULL);
+        json_decref(model);
+        if (r < 0)
+                return EXIT_RUNTIME;
+        log_info("Rendered lab '%s' into %s", p->lab, dir);
+        return EXIT_OK;
+}

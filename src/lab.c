@@ -1,0 +1,709 @@
+#include <arpa/inet.h>
+#include <errno.h>
+#include <linux/capability.h>
+#include <sys/stat.h>
+
+#include "bridge.h"
+#include "fault.h"
+#include "lab.h"
+#include "log.h"
+#include "model.h"
+#include "nft.h"
+#include "probe.h"
+#include "render.h"
+#include "state.h"
+#include "sysctl.h"
+#include "units.h"
+#include "util.h"
+#include "vm.h"
+
+#define IP_FORWARD "net/ipv4/ip_forward"
+/* The host's ip_forward before the first lab that needed it changed it. */
+#define IP_FORWARD_SAVED PXELAB_RUN_ROOT "/ip_forward.saved"
+
+static const uint16_t lab_udp_ports[] = { 67, 69, 547 };
+static const uint16_t lab_tcp_ports[] = { 80 };
+
+char *lab_unit_name(const char *lab, const char *service) {
+        return xasprintf("pxelab-%s-%s.service", lab, service);
+}
+
+char *lab_slice_name(const char *lab) {
+        return xasprintf("pxelab-%s.slice", lab);
+}
+
+static char *nft_table_name(const char *lab) {
+        return xasprintf("pxelab-%s", lab);
+}
+
+/* Step timings on a terminal; silent otherwise. */
+static unsigned long long t0;
+static void step(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void step(const char *fmt, ...) {
+        va_list ap;
+        if (!log_is_tty())
+                return;
+        printf("[%6.3fs] ", (now_usec() - t0) / 1e6);
+        va_start(ap, fmt);
+        vprintf(fmt, ap);
+        va_end(ap);
+        putchar('\n');
+        fflush(stdout);
+}
+
+/* ---- state record helpers ---------------------------------------------- */
+
+static int record(const char *lab, json_t *st, const char *key, json_t *value) {
+        json_object_set_new(st, key, value);
+        return state_save(lab, st);
+}
+
+static bool strv_json_contains(json_t *arr, const char *s) {
+        size_t i;
+        json_t *v;
+        json_array_foreach(arr, i, v)
+                if (streq(json_string_value(v), s))
+                        return true;
+        return false;
+}
+
+static int record_unit(const char *lab, json_t *st, const char *unit) {
+        json_t *units = json_object_get(st, "units");
+        if (!units) {
+                units = json_array();
+                json_object_set_new(st, "units", units);
+        }
+        if (strv_json_contains(units, unit))
+                return 0;
+        json_array_append_new(units, json_string(unit));
+        return state_save(lab, st);
+}
+
+/* ---- preflight ---------------------------------------------------------- */
+
+/* Another lab's record naming the same bridge, if any. */
+static char *bridge_owner(const char *bridge, const char *self) {
+        _cleanup_strv_free_ char **labs = NULL;
+        state_list_labs(&labs);
+        for (char **l = labs; l && *l; l++) {
+                json_t *st = NULL;
+                char *owner = NULL;
+                if (streq(*l, self) || state_load(*l, &st) < 0)
+                        continue;
+                if (streq(json_string_value(json_object_get(json_object_get(st, "bridge"), "name")), bridge))
+                        owner = xstrdup(*l);
+                json_decref(st);
+                if (owner)
+                        return owner;
+        }
+        return NULL;
+}
+
+static int preflight(const struct profile *p, json_t *old, char **ret_uplink) {
+        char a[INET_ADDRSTRLEN];
+        struct in_addr mask = { .s_addr = htonl(0xffffffffu << (32 - p->bridge.prefix)) };
+        struct in_addr net = { .s_addr = p->bridge.addr.s_addr & mask.s_addr };
+        _cleanup_free_ char *desc = NULL, *owner = NULL;
+        bool is_bridge = false, ours = old && json_is_true(json_object_get(json_object_get(old, "bridge"), "created"));
+        int r;
+
+        if (old && !streq(json_string_value(json_object_get(old, "profile")), p->path)) {
+                log_error("Lab '%s' is already up from profile '%s'; take it down first (pxelab down %s)", p->lab,
+                          json_string_value(json_object_get(old, "profile")), p->lab);
+                return -EEXIST;
+        }
+        owner = bridge_owner(p->bridge.name, p->lab);
+        if (owner) {
+                log_error("Bridge '%s' belongs to lab '%s'", p->bridge.name, owner);
+                return -EEXIST;
+        }
+        r = link_exists(p->bridge.name, &is_bridge);
+        if (r < 0)
+                return r;
+        if (r > 0 && !ours) {
+                log_error("Interface '%s' already exists and was not made by pxelab; choose another bridge.name",
+                          p->bridge.name);
+                return -EEXIST;
+        }
+        r = host_subnet_conflict(net, p->bridge.prefix, ours ? p->bridge.name : NULL, &desc);
+        if (r < 0)
+                return log_error_errno(r, "Failed to read this host's addresses and routes");
+        if (r > 0) {
+                log_error("Subnet %s/%u of lab '%s' overlaps %s on this host", inet_ntop(AF_INET, &net, a, sizeof(a)),
+                          p->bridge.prefix, p->lab, desc);
+                return -EADDRINUSE;
+        }
+        if (!old) {
+                if (port_in_use(true, p->bridge.addr, 80) > 0) {
+                        log_error("Port 80/tcp is already in use on this host at %s or on all addresses",
+                                  inet_ntop(AF_INET, &p->bridge.addr, a, sizeof(a)));
+                        return -EADDRINUSE;
+                }
+                if (port_in_use(false, p->bridge.addr, 69) > 0) {
+                        log_error("Port 69/udp (TFTP) is already in use on this host at %s or on all addresses",
+                                  inet_ntop(AF_INET, &p->bridge.addr, a, sizeof(a)));
+                        return -EADDRINUSE;
+                }
+        }
+        if (streq(p->bridge.uplink, "none")) {
+                *ret_uplink = NULL;
+                return 0;
+        }
+        if (streq(p->bridge.uplink, "auto")) {
+                r = route_default_ifname(ret_uplink);
+                if (r == -ENOENT) {
+                        log_warn("No default route on this host: lab '%s' has no uplink (no NAT)", p->lab);
+                        *ret_uplink = NULL;
+                        return 0;
+                }
+                return r < 0 ? log_error_errno(r, "Failed to find the default route's interface") : 0;
+        }
+        r = link_exists(p->bridge.uplink, NULL);
+        if (r == 0) {
+                log_error("%s:%u: bridge.uplink: interface '%s' does not exist", p->path,
+                          profile_line(p, "bridge.uplink"), p->bridge.uplink);
+                return -ENODEV;
+        }
+        if (r < 0)
+                return r;
+        *ret_uplink = xstrdup(p->bridge.uplink);
+        return 0;
+}
+
+/* ---- steps -------------------------------------------------------------- */
+
+static int setup_bridge(const struct profile *p, json_t *model, json_t *st) {
+        json_t *br = json_object_get(st, "bridge"), *addrs;
+        const char *v6 = json_string_value(json_object_get(json_object_get(model, "bridge"), "ipv6_cidr"));
+        int r;
+
+        if (!br) {
+                /* Recorded before it is created: a crash between the two
+                 * leaves a record that `down` can act on. */
+                r = link_exists(p->bridge.name, NULL);
+                if (r < 0)
+                        return r;
+                br = json_pack("{s:s, s:s, s:b, s:[]}", "name", p->bridge.name, "type", p->bridge.type,
+                               "created", r == 0, "addresses");
+                r = record(p->lab, st, "bridge", br);
+                if (r < 0)
+                        return r;
+                if (json_is_true(json_object_get(br, "created"))) {
+                        r = bridge_create(p->bridge.name);
+                        if (r < 0)
+                                return r;
+                }
+        }
+        fault_point("bridge");
+        addrs = json_object_get(br, "addresses");
+        if (!strv_json_contains(addrs, p->bridge.address)) {
+                json_array_append_new(addrs, json_string(p->bridge.address));
+                if (v6)
+                        json_array_append_new(addrs, json_string(v6));
+                r = state_save(p->lab, st);
+                if (r < 0)
+                        return r;
+        }
+        /* The lab is the router here: it must not configure itself from
+         * its own router advertisements. */
+        r = v6 ? sysctl_write_link("ipv6", p->bridge.name, "accept_ra", "0") : 0;
+        if (r >= 0)
+                r = link_add_address(p->bridge.name, p->bridge.address);
+        if (r >= 0 && v6)
+                r = link_add_address(p->bridge.name, v6);
+        if (r >= 0)
+                r = link_set_up(p->bridge.name);
+        fault_point("address");
+        return r;
+}
+
+static int forwarding_on(const char *lab, json_t *st) {
+        _cleanup_free_ char *cur = NULL;
+        int r;
+
+        r = record(lab, st, "forwarding", json_true());
+        if (r < 0)
+                return r;
+        r = sysctl_read(IP_FORWARD, &cur);
+        if (r < 0)
+                return r == -ENOENT ? log_error_errno(r, "Failed to read %s", IP_FORWARD) : r;
+        if (streq(cur, "1"))
+                return 0;
+        /* Remember the host's value once, for the last lab's `down`. */
+        if (access(IP_FORWARD_SAVED, F_OK) < 0) {
+                r = write_file_atomic(IP_FORWARD_SAVED, cur, strlen(cur), 0600);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to write '%s'", IP_FORWARD_SAVED);
+        }
+        return sysctl_write(IP_FORWARD, "1");
+}
+
+static int setup_nft(const struct profile *p, const char *uplink, json_t *st) {
+        _cleanup_free_ char *table = nft_table_name(p->lab);
+        struct in_addr mask = { .s_addr = htonl(0xffffffffu << (32 - p->bridge.prefix)) };
+        struct nft_lab cfg = {
+                .table = table,
+                .bridge = p->bridge.name,
+                .uplink = uplink,
+                .net = { .s_addr = p->bridge.addr.s_addr & mask.s_addr },
+                .prefix = p->bridge.prefix,
+                .udp_ports = lab_udp_ports,
+                .n_udp = ELEMENTSOF(lab_udp_ports),
+                .tcp_ports = lab_tcp_ports,
+                .n_tcp = ELEMENTSOF(lab_tcp_ports),
+        };
+        int r;
+
+        r = record(p->lab, st, "nft", json_pack("{s:s, s:s, s:s?}", "table", table, "family", "inet",
+                                                 "uplink", uplink));
+        if (r < 0)
+                return r;
+        r = nft_lab_apply(&cfg);
+        if (r < 0)
+                return r;
+        fault_point("nft");
+        if (uplink) {
+                r = forwarding_on(p->lab, st);
+                fault_point("forwarding");
+        }
+        return r;
+}
+
+static uint64_t caps(const int *list, size_t n) {
+        uint64_t m = 0;
+        for (size_t i = 0; i < n; i++)
+                m |= 1ULL << list[i];
+        return m;
+}
+
+/* The services of a lab, hardened: each may write only the lab's dirs and
+ * keeps only the capabilities it needs. */
+static int service_spec(const struct profile *p, json_t *model, const char *svc, struct unit_spec *s,
+                        char ***argv, char ***rw) {
+        const char *run = json_string_value(json_object_get(json_object_get(model, "dirs"), "run"));
+        const char *state = json_string_value(json_object_get(json_object_get(model, "dirs"), "state"));
+        static const int dnsmasq_caps[] = { CAP_NET_BIND_SERVICE, CAP_NET_ADMIN, CAP_NET_RAW };
+        static const int nginx_caps[] = { CAP_NET_BIND_SERVICE, CAP_DAC_READ_SEARCH, CAP_SETUID, CAP_SETGID };
+
+        *rw = xcalloc(3, sizeof(char *));
+        (*rw)[0] = xstrdup(run);
+        (*rw)[1] = xstrdup(state);
+        s->read_write_paths = *rw;
+        if (streq(svc, "dnsmasq")) {
+                *argv = xcalloc(4, sizeof(char *));
+                (*argv)[0] = xstrdup("/usr/sbin/dnsmasq");
+                (*argv)[1] = xstrdup("--keep-in-foreground");
+                (*argv)[2] = xasprintf("--conf-file=%s/dnsmasq.conf", run);
+                s->description = "pxelab DHCP and TFTP";
+                s->capabilities = caps(dnsmasq_caps, ELEMENTSOF(dnsmasq_caps));
+        } else {
+                *argv = xcalloc(6, sizeof(char *));
+                (*argv)[0] = xstrdup("/usr/sbin/nginx");
+                (*argv)[1] = xstrdup("-c");
+                (*argv)[2] = xasprintf("%s/nginx.conf", run);
+                (*argv)[3] = xstrdup("-e");
+                (*argv)[4] = xstrdup("stderr");
+                s->description = "pxelab HTTP";
+                s->capabilities = caps(nginx_caps, ELEMENTSOF(nginx_caps));
+        }
+        s->argv = *argv;
+        s->type = "simple";
+        return 0;
+}
+
+static int start_service(sd_bus *bus, const struct profile *p, json_t *model, json_t *st, const char *svc,
+                         bool changed) {
+        _cleanup_free_ char *unit = lab_unit_name(p->lab, svc), *slice = lab_slice_name(p->lab);
+        _cleanup_strv_free_ char **argv = NULL, **rw = NULL;
+        struct unit_spec spec = { .name = unit, .slice = slice };
+        struct unit_status us = {};
+        int r;
+
+        r = record_unit(p->lab, st, unit);
+        if (r < 0)
+                return r;
+        r = units_status(bus, unit, &us);
+        if (r < 0)
+                return r;
+        if (streq(us.active_state, "active")) {
+                unit_status_done(&us);
+                if (!changed)
+                        return 0;
+                step("Restarting %s (its configuration changed)", unit);
+                return units_restart(bus, unit);
+        }
+        unit_status_done(&us);
+        service_spec(p, model, svc, &spec, &argv, &rw);
+        r = units_start(bus, &spec);
+        if (r >= 0)
+                step("Started %s", unit);
+        return r;
+}
+
+/* Ready: the units are active, dnsmasq has its TFTP socket on the bridge,
+ * boot.ipxe answers 200 and every boot file answers 200 with its size. */
+static int self_check(sd_bus *bus, const struct profile *p, json_t *model, json_t *st) {
+        unsigned long long deadline = now_usec() + 5 * 1000 * 1000ULL;
+        struct http_reply rep = {};
+        json_t *f, *u;
+        size_t i;
+        int r;
+
+        json_array_foreach(json_object_get(st, "units"), i, u) {
+                struct unit_status us = {};
+                r = units_status(bus, json_string_value(u), &us);
+                bool ok = r >= 0 && streq(us.active_state, "active");
+                unit_status_done(&us);
+                if (!ok) {
+                        log_error("Lab self-check failed: unit '%s' is not active", json_string_value(u));
+                        return -ESRCH;
+                }
+        }
+        while (port_in_use(false, p->bridge.addr, 69) <= 0 ||
+               http_request(p->bridge.addr, 80, "GET", "/boot.ipxe", 1000, &rep) < 0) {
+                if (now_usec() > deadline) {
+                        log_error("Lab self-check failed: dnsmasq (TFTP) and nginx (HTTP) did not answer on %s within 5 s",
+                                  p->bridge.address);
+                        return -ETIMEDOUT;
+                }
+                usleep(20 * 1000);
+        }
+        if (rep.status != 200) {
+                log_error("Lab self-check failed: GET %s returned %d",
+                          json_string_value(json_object_get(json_object_get(model, "http"), "boot_url")), rep.status);
+                return -EIO;
+        }
+        json_array_foreach(json_object_get(model, "files"), i, f) {
+                const char *path = json_string_value(json_object_get(f, "path"));
+                const char *url = json_string_value(json_object_get(f, "url"));
+                struct stat sb;
+                r = http_request(p->bridge.addr, 80, "HEAD", json_string_value(json_object_get(f, "url_path")),
+                                 2000, &rep);
+                if (r < 0)
+                        return log_error_errno(r, "Lab self-check failed: HEAD %s", url);
+                if (stat(path, &sb) < 0)
+                        return log_error_errno(errno, "Lab self-check failed: '%s'", path);
+                if (rep.status != 200 || rep.content_length != (long long) sb.st_size) {
+                        log_error("Lab self-check failed: %s answered %d with %lld bytes, '%s' has %lld", url,
+                                  rep.status, rep.content_length, path, (long long) sb.st_size);
+                        return -EIO;
+                }
+        }
+        return 0;
+}
+
+static void summary(const struct profile *p, json_t *model, json_t *st, const char *uplink) {
+        char a[INET_ADDRSTRLEN], b[INET_ADDRSTRLEN];
+        json_t *u;
+        size_t i;
+
+        printf("Lab '%s' is up.\n", p->lab);
+        printf("  bridge:   %s %s%s%s\n", p->bridge.name, p->bridge.address,
+               p->bridge.ipv6 ? " " : "",
+               p->bridge.ipv6 ? json_string_value(json_object_get(json_object_get(model, "bridge"), "ipv6_cidr")) : "");
+        printf("  uplink:   %s\n", uplink ? uplink : "none (isolated, no NAT)");
+        printf("  dhcp:     %s - %s, lease %s\n", inet_ntop(AF_INET, &p->dhcp.range_start, a, sizeof(a)),
+               inet_ntop(AF_INET, &p->dhcp.range_end, b, sizeof(b)), p->dhcp.lease);
+        printf("  boot url: %s\n", json_string_value(json_object_get(json_object_get(model, "http"), "boot_url")));
+        json_array_foreach(json_object_get(st, "units"), i, u)
+                printf("  unit:     %s\n", json_string_value(u));
+}
+
+int lab_up(sd_bus *bus, const struct profile *p, bool *ret_usage) {
+        _cleanup_free_ char *run = lab_run_dir(p->lab), *statedir = lab_state_dir(p->lab), *uplink = NULL;
+        struct render_changes ch = {};
+        json_t *st = NULL, *model = NULL;
+        bool fresh;
+        int lock = -1, r;
+
+        t0 = now_usec();
+        *ret_usage = false;
+        lock = state_lock(10000);
+        if (lock < 0)
+                return lock;
+        r = state_load(p->lab, &st);
+        if (r < 0 && r != -ENOENT)
+                goto out;
+        fresh = r == -ENOENT;
+        r = preflight(p, st, &uplink);
+        if (r < 0) {
+                *ret_usage = true;
+                goto out;
+        }
+        step("Checked profile %s and this host", p->path);
+        if (fresh) {
+                _cleanup_free_ char *slice = lab_slice_name(p->lab);
+                st = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "lab", p->lab, "profile", p->path, "run_dir", run,
+                               "state_dir", statedir, "slice", slice, "address", p->bridge.address);
+                r = state_save(p->lab, st);
+                if (r < 0)
+                        goto out;
+        }
+        fault_point("state");
+        r = render_lab(p, run, statedir, &model, &ch);
+        if (r < 0)
+                goto fail;
+        json_object_set(st, "boot_url", json_object_get(json_object_get(model, "http"), "boot_url"));
+        r = state_save(p->lab, st);
+        if (r < 0)
+                goto fail;
+        step("Rendered %s", run);
+        fault_point("render");
+        r = setup_bridge(p, model, st);
+        if (r < 0)
+                goto fail;
+        step("Bridge %s is up with %s", p->bridge.name, p->bridge.address);
+        r = setup_nft(p, uplink, st);
+        if (r < 0)
+                goto fail;
+        step("nftables table pxelab-%s applied%s%s", p->lab, uplink ? ", NAT out of " : " (isolated)",
+             uplink ? uplink : "");
+        r = start_service(bus, p, model, st, "dnsmasq", ch.dnsmasq);
+        if (r < 0)
+                goto fail;
+        fault_point("dnsmasq");
+        r = start_service(bus, p, model, st, "nginx", ch.nginx);
+        if (r < 0)
+                goto fail;
+        fault_point("nginx");
+        r = self_check(bus, p, model, st);
+        if (r < 0)
+                goto fail;
+        step("Self-check passed: boot.ipxe and %zu boot files answer over HTTP",
+             json_array_size(json_object_get(model, "files")));
+        summary(p, model, st, uplink);
+        r = 0;
+        goto out;
+fail:
+        if (fresh) {
+                log_error("Undoing what this 'up' did for lab '%s'", p->lab);
+                state_unlock(lock);
+                lock = -1;
+                lab_down(p->lab);
+        }
+out:
+        json_decref(st);
+        json_decref(model);
+        state_unlock(lock);
+        return r;
+}
+
+/* ---- down --------------------------------------------------------------- */
+
+/* Does any lab other than SELF still need IPv4 forwarding? */
+static bool forwarding_needed_elsewhere(const char *self) {
+        _cleanup_strv_free_ char **labs = NULL;
+        bool needed = false;
+        state_list_labs(&labs);
+        for (char **l = labs; l && *l && !needed; l++) {
+                json_t *st = NULL;
+                if (streq(*l, self) || state_load(*l, &st) < 0)
+                        continue;
+                needed = json_is_true(json_object_get(st, "forwarding"));
+                json_decref(st);
+        }
+        return needed;
+}
+
+static int forwarding_restore(const char *lab) {
+        _cleanup_free_ char *saved = NULL;
+        int r;
+
+        if (forwarding_needed_elsewhere(lab))
+                return 0;
+        r = read_file(IP_FORWARD_SAVED, &saved, NULL);
+        if (r == -ENOENT)
+                return 0;       /* it was on before any lab */
+        if (r < 0)
+                return log_error_errno(r, "Failed to read '%s'", IP_FORWARD_SAVED);
+        r = sysctl_write(IP_FORWARD, saved);
+        if (r < 0)
+                return r;
+        unlink(IP_FORWARD_SAVED);
+        return 0;
+}
+
+static bool last_lab(const char *self) {
+        _cleanup_strv_free_ char **labs = NULL;
+        state_list_labs(&labs);
+        for (char **l = labs; l && *l; l++)
+                if (!streq(*l, self))
+                        return false;
+        return true;
+}
+
+static int down_locked(const char *lab) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_free_ char *run = lab_run_dir(lab);
+        json_t *st = NULL, *u, *br, *nft;
+        size_t i;
+        int r, ret = 0;
+
+        r = state_load(lab, &st);
+        if (r == -ENOENT) {
+                log_info("Lab '%s' is not up; nothing to do", lab);
+                return 0;
+        }
+        if (r < 0)
+                return r;
+
+        if (json_array_size(json_object_get(st, "units")) > 0 || json_object_size(json_object_get(st, "vms")) > 0) {
+                r = units_connect(&bus);
+                if (r < 0)
+                        ret = r;
+        }
+        if (bus) {
+                r = vm_stop_all(bus, lab, st);
+                if (r < 0)
+                        ret = r;
+                json_array_foreach(json_object_get(st, "units"), i, u) {
+                        r = units_stop(bus, json_string_value(u));
+                        if (r < 0)
+                                ret = r;
+                }
+                r = units_stop(bus, json_string_value(json_object_get(st, "slice")));
+                if (r < 0)
+                        ret = r;
+                /* pxelab-LAB.slice implies its parent pxelab.slice: the last
+                 * lab takes that with it. */
+                if (r >= 0 && last_lab(lab)) {
+                        r = units_stop(bus, "pxelab.slice");
+                        if (r < 0)
+                                ret = r;
+                }
+        }
+        nft = json_object_get(st, "nft");
+        if (nft) {
+                r = nft_lab_delete(json_string_value(json_object_get(nft, "table")));
+                if (r < 0)
+                        ret = r;
+        }
+        br = json_object_get(st, "bridge");
+        if (br && json_is_true(json_object_get(br, "created"))) {
+                r = link_delete(json_string_value(json_object_get(br, "name")));
+                if (r < 0)
+                        ret = r;
+        }
+        if (json_is_true(json_object_get(st, "forwarding"))) {
+                r = forwarding_restore(lab);
+                if (r < 0)
+                        ret = r;
+        }
+        json_decref(st);
+        if (ret < 0) {
+                /* Keep the record: `down` again retries what failed. */
+                log_error("Lab '%s' is partly down; its record is kept in %s for another 'pxelab down'", lab, run);
+                return ret;
+        }
+        r = rm_rf(run);
+        if (r < 0)
+                return log_error_errno(r, "Failed to remove '%s'", run);
+        log_info("Lab '%s' is down", lab);
+        return 0;
+}
+
+int lab_down(const char *lab) {
+        int lock, r;
+
+        lock = state_lock(10000);
+        if (lock < 0)
+                return lock;
+        r = down_locked(lab);
+        state_unlock(lock);
+        return r;
+}
+
+/* ---- status ------------------------------------------------------------- */
+
+static json_t *unit_json(sd_bus *bus, const char *unit, bool *healthy) {
+        struct unit_status us = {};
+        json_t *o = json_pack("{s:s}", "name", unit);
+        int r;
+
+        if (!bus) {
+                json_object_set_new(o, "active_state", json_string("unknown"));
+                *healthy = false;
+                return o;
+        }
+        r = units_status(bus, unit, &us);
+        if (r < 0 || !us.loaded) {
+                json_object_set_new(o, "active_state", json_string(r < 0 ? "unknown" : "not-loaded"));
+                *healthy = false;
+                unit_status_done(&us);
+                return o;
+        }
+        json_object_set_new(o, "active_state", json_string(us.active_state));
+        json_object_set_new(o, "sub_state", json_string(us.sub_state));
+        json_object_set_new(o, "main_pid", json_integer(us.main_pid));
+        json_object_set_new(o, "since_usec", json_integer((json_int_t) us.active_enter_usec));
+        json_object_set_new(o, "restarts", json_integer(us.n_restarts));
+        if (!streq(us.active_state, "active"))
+                *healthy = false;
+        unit_status_done(&us);
+        return o;
+}
+
+/* dnsmasq's lease file: "EXPIRY MAC IP HOSTNAME CLIENTID" per line. */
+static json_t *leases_json(const char *state_dir) {
+        _cleanup_free_ char *path = path_join(state_dir, "dnsmasq.leases");
+        _cleanup_fclose_ FILE *f = fopen(path, "re");
+        json_t *arr = json_array();
+        char line[512];
+
+        while (f && fgets(line, sizeof(line), f)) {
+                long long exp;
+                char mac[64], ip[64], host[256];
+                if (sscanf(line, "%lld %63s %63s %255s", &exp, mac, ip, host) != 4)
+                        continue;
+                if (strchr(ip, ':'))
+                        continue;       /* DHCPv6 lines: RA-only labs have none */
+                json_array_append_new(arr, json_pack("{s:s, s:s, s:s?, s:I}", "mac", mac, "ip", ip, "hostname",
+                                                     streq(host, "*") ? NULL : host, "expires", (json_int_t) exp));
+        }
+        return arr;
+}
+
+int lab_status(const char *lab, json_t **ret, bool *ret_healthy) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        json_t *st = NULL, *o, *units, *u, *br = NULL, *vms;
+        const char *brname;
+        bool healthy = true;
+        size_t i;
+        int r;
+
+        r = state_load(lab, &st);
+        if (r < 0)
+                return r;
+        if (units_connect_quiet(&bus) < 0)
+                bus = NULL;
+        brname = json_string_value(json_object_get(json_object_get(st, "bridge"), "name"));
+        o = json_pack("{s:s, s:O?, s:O?, s:O?}", "lab", lab, "profile", json_object_get(st, "profile"),
+                      "boot_url", json_object_get(st, "boot_url"), "address", json_object_get(st, "address"));
+        units = json_array();
+        json_array_foreach(json_object_get(st, "units"), i, u)
+                json_array_append_new(units, unit_json(bus, json_string_value(u), &healthy));
+        json_object_set_new(o, "units", units);
+        if (brname && link_info(brname, &br) >= 0) {
+                if (!json_is_true(json_object_get(br, "exists")) || !json_is_true(json_object_get(br, "up")))
+                        healthy = false;
+                json_object_set_new(o, "bridge", br);
+        } else {
+                json_object_set_new(o, "bridge", json_pack("{s:s?, s:b}", "name", brname, "exists", false));
+                healthy = false;
+        }
+        if (json_object_get(st, "nft")) {
+                const char *table = json_string_value(json_object_get(json_object_get(st, "nft"), "table"));
+                r = nft_lab_exists(table);
+                json_object_set_new(o, "nft", json_pack("{s:s, s:b}", "table", table, "present", r > 0));
+                if (r <= 0)
+                        healthy = false;
+        }
+        json_object_set_new(o, "leases", leases_json(json_string_value(json_object_get(st, "state_dir"))));
+        vms = vm_status_json(bus, lab, st);
+        json_object_set_new(o, "vms", vms ? vms : json_array());
+        json_object_set_new(o, "healthy", json_boolean(healthy));
+        json_decref(st);
+        *ret = o;
+        *ret_healthy = healthy;
+        return 0;
+}

@@ -1,0 +1,19 @@
+/* Logging: every error is logged once, where it is handled. */
+#pragma once
+#include <errno.h>
+#include <stdbool.h>
+
+/* Verbosity: 0 quiet, 1 normal (default), 2 debug (PXELAB_DEBUG=1). */
+extern int log_level;
+
+void log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Logs "MESSAGE: strerror(err)" and returns -abs(err), so callers can
+ * `return log_error_errno(r, "Failed to create bridge '%s'", name);` */
+int log_error_errno(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* True when stdout is a terminal (human output, step timings). */
+bool log_is_tty(void);

@@ -1,0 +1,52 @@
+/* The lab's nftables table, built with libnftnl and sent over libmnl.
+ *
+ * nft_lab_apply() replaces the whole table in ONE netlink batch, which the
+ * kernel commits atomically: either the complete new ruleset is live or
+ * nothing changed. The table (family inet, named lab->table) holds:
+ *
+ *   chain input      type filter hook input priority 0; policy accept;
+ *       iifname BRIDGE ct state established,related accept
+ *       iifname BRIDGE udp dport { UDP_PORTS } accept      (if any)
+ *       iifname BRIDGE tcp dport { TCP_PORTS } accept      (if any)
+ *       iifname BRIDGE meta l4proto icmp accept
+ *       iifname BRIDGE meta l4proto ipv6-icmp accept       (RA, NDP)
+ *   only when UPLINK is set:
+ *   chain forward    type filter hook forward priority 0; policy accept;
+ *       iifname BRIDGE oifname UPLINK accept
+ *       iifname UPLINK oifname BRIDGE ct state established,related accept
+ *   chain postrouting  type nat hook postrouting priority 100 (srcnat);
+ *       ip saddr NET/PREFIX oifname UPLINK masquerade
+ *
+ * An accept here does not override a drop in another table on the same hook
+ * (every base chain votes; one drop is final).
+ *
+ * Errors are logged once: "Failed to apply nftables table 'pxelab-demo':
+ * Operation not supported" (the first error the kernel reported for the
+ * batch). */
+#pragma once
+#include <netinet/in.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct nft_lab {
+        const char *table;          /* e.g. "pxelab-demo" (family inet) */
+        const char *bridge;         /* bridge ifname */
+        const char *uplink;         /* NULL: isolated lab, no NAT/forward chains */
+        struct in_addr net;         /* lab IPv4 network (network byte order) */
+        unsigned prefix;            /* 1..32 */
+        const uint16_t *udp_ports;  /* host order; accepted on the bridge (67, 69, 547…) */
+        size_t n_udp;
+        const uint16_t *tcp_ports;  /* host order (80, 445, 3260…) */
+        size_t n_tcp;
+};
+
+/* Creates or replaces table LAB->table: one batch "add table; delete table;
+ * add table + chains + rules", so re-applying is idempotent and never leaves
+ * duplicates or a half-built table. Duplicate ports are fine. */
+int nft_lab_apply(const struct nft_lab *lab);
+
+/* Deletes table TABLE (family inet); a missing table returns 0. */
+int nft_lab_delete(const char *table);
+
+/* 1 if table TABLE (family inet) exists, 0 if not (quiet), <0 on error. */
+int nft_lab_exists(const char *table);

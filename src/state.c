@@ -1,0 +1,117 @@
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "log.h"
+#include "state.h"
+#include "util.h"
+
+char *lab_run_dir(const char *lab) {
+        return path_join(PXELAB_RUN_ROOT, lab);
+}
+
+char *lab_state_dir(const char *lab) {
+        return path_join(PXELAB_STATE_ROOT, lab);
+}
+
+int state_load(const char *lab, json_t **ret) {
+        _cleanup_free_ char *dir = lab_run_dir(lab), *p = path_join(dir, "state.json");
+        json_error_t err;
+        json_t *st;
+
+        if (access(p, F_OK) < 0)
+                return -errno;
+        st = json_load_file(p, 0, &err);
+        if (!st) {
+                log_error("Failed to read lab state '%s': %s (line %d)", p, err.text, err.line);
+                return -EBADMSG;
+        }
+        *ret = st;
+        return 0;
+}
+
+int state_save(const char *lab, json_t *st) {
+        _cleanup_free_ char *dir = lab_run_dir(lab), *p = path_join(dir, "state.json"), *s = NULL;
+        int r;
+
+        r = mkdir_p(PXELAB_RUN_ROOT, 0755);
+        if (r < 0)
+                return log_error_errno(r, "Failed to create '%s'", PXELAB_RUN_ROOT);
+        if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+                return log_error_errno(errno, "Failed to create '%s'", dir);
+        s = json_dumps(st, JSON_INDENT(2) | JSON_SORT_KEYS);
+        if (!s)
+                return log_error_errno(ENOMEM, "Failed to serialise lab state");
+        r = write_file_atomic(p, s, strlen(s), 0600);
+        if (r < 0)
+                return log_error_errno(r, "Failed to write '%s'", p);
+        return 0;
+}
+
+static int cmp_str(const void *a, const void *b) {
+        return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+int state_list_labs(char ***ret) {
+        DIR *d = opendir(PXELAB_RUN_ROOT);
+        char **v = xcalloc(1, sizeof(char *));
+        size_t n = 0;
+        struct dirent *de;
+
+        if (!d) {
+                *ret = v;
+                return errno == ENOENT ? 0 : -errno;
+        }
+        while ((de = readdir(d))) {
+                _cleanup_free_ char *p = NULL;
+                if (de->d_name[0] == '.')
+                        continue;
+                p = xasprintf("%s/%s/state.json", PXELAB_RUN_ROOT, de->d_name);
+                if (access(p, F_OK) < 0)
+                        continue;
+                v = xrealloc(v, (n + 2) * sizeof(char *));
+                v[n++] = xstrdup(de->d_name);
+                v[n] = NULL;
+        }
+        closedir(d);
+        qsort(v, n, sizeof(char *), cmp_str);
+        *ret = v;
+        return 0;
+}
+
+int state_lock(unsigned timeout_ms) {
+        _cleanup_free_ char *p = path_join(PXELAB_RUN_ROOT, ".lock");
+        unsigned long long deadline = now_usec() + (unsigned long long) timeout_ms * 1000;
+        int fd, r;
+
+        r = mkdir_p(PXELAB_RUN_ROOT, 0755);
+        if (r < 0)
+                return log_error_errno(r, "Failed to create '%s'", PXELAB_RUN_ROOT);
+        fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+        if (fd < 0)
+                return log_error_errno(errno, "Failed to open lock '%s'", p);
+        for (;;) {
+                if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+                        return fd;
+                if (errno != EWOULDBLOCK) {
+                        r = log_error_errno(errno, "Failed to lock '%s'", p);
+                        break;
+                }
+                if (now_usec() >= deadline) {
+                        log_error("Another pxelab command is running (lock '%s' is held)", p);
+                        r = -EBUSY;
+                        break;
+                }
+                nanosleep(&(struct timespec) { .tv_nsec = 20 * 1000 * 1000 }, NULL);
+        }
+        close(fd);
+        return r;
+}
+
+void state_unlock(int fd) {
+        if (fd >= 0)
+                close(fd);
+}

@@ -1,0 +1,24 @@
+/* The lab's record of everything it made: /run/pxelab/LAB/state.json.
+ * Every resource is written here *before* it is created, so `down` can undo
+ * a crashed `up` from this file alone. */
+#pragma once
+#include <jansson.h>
+#include <stdbool.h>
+
+#define PXELAB_RUN_ROOT   "/run/pxelab"
+#define PXELAB_STATE_ROOT "/var/lib/pxelab"
+
+char *lab_run_dir(const char *lab);      /* /run/pxelab/LAB */
+char *lab_state_dir(const char *lab);    /* /var/lib/pxelab/LAB */
+
+/* Loads /run/pxelab/LAB/state.json. -ENOENT when the lab has no record. */
+int state_load(const char *lab, json_t **ret);
+/* Writes it atomically (0600), creating the run dir (0700) when needed. */
+int state_save(const char *lab, json_t *st);
+/* Names of all labs with a state record, sorted. */
+int state_list_labs(char ***ret);
+
+/* A global lock so two pxelab processes never interleave changes.
+ * Blocks up to TIMEOUT_MS; returns an fd to pass to state_unlock(). */
+int state_lock(unsigned timeout_ms);
+void state_unlock(int fd);

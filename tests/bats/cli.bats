@@ -1,0 +1,88 @@
+#!/usr/bin/env bats
+bats_require_minimum_version 1.5.0
+# The command line: help, version, usage errors and exit codes.
+load common
+
+@test "--version prints the version" {
+        run "$PXELAB" --version
+        [ "$status" -eq 0 ]
+        [[ "$output" =~ ^pxelab\ [0-9]+\.[0-9]+\.[0-9]+$ ]]
+}
+
+@test "--help lists every command" {
+        run "$PXELAB" --help
+        [ "$status" -eq 0 ]
+        for c in render check up down status help; do
+                [[ "$output" == *"  $c "* ]]
+        done
+}
+
+@test "no arguments is a usage error (exit 2)" {
+        run --separate-stderr "$PXELAB"
+        [ "$status" -eq 2 ]
+        [[ "$stderr" == *"Usage: pxelab COMMAND"* ]]
+}
+
+@test "unknown command is a usage error naming it" {
+        run --separate-stderr "$PXELAB" frobnicate
+        [ "$status" -eq 2 ]
+        [ "$stderr" = "Unknown command 'frobnicate'. See 'pxelab --help'." ]
+}
+
+@test "help COMMAND shows that command's usage" {
+        run "$PXELAB" help render
+        [ "$status" -eq 0 ]
+        [[ "${lines[0]}" == "Usage: pxelab render PROFILE -o DIR" ]]
+        run "$PXELAB" check --help
+        [ "$status" -eq 0 ]
+        [[ "${lines[0]}" == "Usage: pxelab check PROFILE" ]]
+}
+
+@test "help for an unknown command fails with exit 2" {
+        run --separate-stderr "$PXELAB" help nope
+        [ "$status" -eq 2 ]
+        [[ "$stderr" == *"Unknown command 'nope'"* ]]
+}
+
+@test "render without -o is a usage error" {
+        run --separate-stderr "$PXELAB" render profiles/demo.conf
+        [ "$status" -eq 2 ]
+        [ "$stderr" = "Usage: pxelab render PROFILE -o DIR" ]
+}
+
+@test "check of a missing file says so with exit 2" {
+        run --separate-stderr "$PXELAB" check /nonexistent/lab.conf
+        [ "$status" -eq 2 ]
+        [[ "$stderr" == "/nonexistent/lab.conf"*"No such file or directory"* ]]
+}
+
+@test "check of a good profile lists each boot file with its size" {
+        d=$(mktemp -d "$OUT/check.XXXXXX")
+        head -c 12345 /dev/zero > "$d/vmlinuz"
+        head -c 777 /dev/zero > "$d/initrd.img"
+        cat > "$d/lab.conf" <<CONF
+bridge { address = "10.44.0.1/24" }
+boot "rescue" { kind = "linux" kernel = "vmlinuz" initrd = {"initrd.img"} cmdline = "console=ttyS0" }
+CONF
+        run "$PXELAB" check "$d/lab.conf"
+        [ "$status" -eq 0 ]
+        [[ "$output" == *"/files/rescue/vmlinuz"*"$d/vmlinuz"*"12345 bytes"* ]]
+        [[ "$output" == *"/files/rescue/initrd.img"*"$d/initrd.img"*"777 bytes"* ]]
+        [ "${lines[-1]}" = "OK" ]
+        rm -rf "$d"
+}
+
+@test "check reports a missing boot file with file, line and field" {
+        d=$(mktemp -d "$OUT/check.XXXXXX")
+        cat > "$d/lab.conf" <<CONF
+bridge { address = "10.44.0.1/24" }
+boot "rescue" {
+    kind = "linux"
+    kernel = "missing-kernel"
+}
+CONF
+        run --separate-stderr "$PXELAB" check "$d/lab.conf"
+        [ "$status" -eq 2 ]
+        [ "$stderr" = "$d/lab.conf:4: boot.rescue.kernel: '$d/missing-kernel' does not exist" ]
+        rm -rf "$d"
+}

@@ -1,0 +1,52 @@
+# Shared setup for the bats suites. Run from the repo root via tests/run-all.
+REPO=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
+PXELAB=${PXELAB:-$REPO/pxelab-asan}
+export PXELAB_TEMPLATES=${PXELAB_TEMPLATES:-$REPO/templates}
+OUT=$REPO/tests/out
+mkdir -p "$OUT"
+# Integration suites bind the repo into the throwaway systemd (it may live
+# under /tmp, which is private in there).
+export SYSD_BIND="$REPO"
+
+# mkprofile NAME ADDRESS [EXTRA...]: a lab profile with a small kernel and
+# initrd stand-in (nginx serves them; no VM boots them) in $OUT/lab-NAME.
+mkprofile() {
+        local name=$1 addr=$2 d=$OUT/lab-$1
+        shift 2
+        rm -rf "$d"
+        mkdir -p "$d"
+        head -c 300000 /dev/urandom > "$d/vmlinuz"
+        head -c 70000 /dev/urandom > "$d/initrd.img"
+        {
+                echo "lab = \"$name\""
+                echo "bridge {"
+                echo "    address = \"$addr\""
+                for l in "$@"; do echo "    $l"; done
+                echo "}"
+                echo 'boot "rescue" { kind = "linux" kernel = "vmlinuz" initrd = {"initrd.img"} cmdline = "console=ttyS0" }'
+                echo 'boot "disk" { kind = "local" }'
+        } > "$d/lab.conf"
+        echo "$d/lab.conf"
+}
+
+# An "uplink" for the namespace host: veth upl0 (10.99.0.1/24) to a "wan"
+# namespace (10.99.0.2), default route through it.
+mkuplink() {
+        sysd_run ip netns add wan
+        sysd_run ip link add upl0 type veth peer name eth0 netns wan
+        sysd_run ip addr add 10.99.0.1/24 dev upl0
+        sysd_run ip link set upl0 up
+        sysd_run ip -n wan addr add 10.99.0.2/24 dev eth0
+        sysd_run ip -n wan link set eth0 up
+        sysd_run ip -n wan link set lo up
+        sysd_run ip route add default via 10.99.0.2
+}
+
+# Everything of pxelab's on the namespace host, for before/after comparisons.
+host_snapshot() {
+        sysd_run ip -j link show | jq -S '[.[] | {ifname, flags}]'
+        sysd_run ip -j addr show | jq -S '[.[] | {ifname, a: [.addr_info[] | .local]}]'
+        sysd_run nft -j list ruleset | jq -S '[.nftables[] | select(.table) | .table.name]'
+        sysd_run systemctl list-units --all --plain --no-legend 'pxelab-*'
+        sysd_run sh -c 'ls -A /run/pxelab 2>/dev/null | grep -v "^.lock$"' || true
+}

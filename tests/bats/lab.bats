@@ -1,0 +1,267 @@
+#!/usr/bin/env bats
+bats_require_minimum_version 1.5.0
+# pxelab up / down / status against a real systemd (the throwaway one of
+# tests/harness/sysd.bash), real netlink, nftables, dnsmasq and nginx.
+load common
+load ../harness/sysd
+
+setup() { sysd_boot; }
+teardown() { sysd_kill; }
+
+@test "up builds the bridge, addresses, nft table with masquerade and hardened units" {
+        mkuplink
+        p=$(mkprofile t1 10.50.0.1/24)
+        run sysd_run "$PXELAB" up "$p"
+        echo "$output"
+        [ "$status" -eq 0 ]
+        [[ "$output" == *"Lab 't1' is up."* ]]
+        # Bridge: a Linux bridge, up, STP off, with its IPv4 address and ULA.
+        [ "$(sysd_run ip -j -d link show pxe-t1 | jq -r '.[0].linkinfo.info_kind')" = bridge ]
+        [ "$(sysd_run ip -j -d link show pxe-t1 | jq -r '.[0].linkinfo.info_data.stp_state')" = 0 ]
+        [ "$(sysd_run ip -j -d link show pxe-t1 | jq -r '.[0].linkinfo.info_data.forward_delay')" = 0 ]
+        sysd_run ip -j addr show pxe-t1 | jq -e '[.[0].addr_info[] | select(.family == "inet" and .prefixlen == 24) | .local] == ["10.50.0.1"]'
+        sysd_run ip -j addr show pxe-t1 | jq -e '[.[0].addr_info[] | select(.family == "inet6") | .local | startswith("fd")] | any'
+        sysd_run ip -j link show pxe-t1 | jq -e '.[0].flags | any(. == "UP")'
+        # nftables: our own table, masquerading the lab subnet out of upl0.
+        sysd_run nft -j list table inet pxelab-t1 > "$OUT/t1.nft.json"
+        jq -e '[.nftables[] | select(.rule) | .rule | select(.chain == "postrouting") | .expr[] | select(has("masquerade"))] | length == 1' "$OUT/t1.nft.json"
+        grep -q '"10.50.0.0"' "$OUT/t1.nft.json"
+        grep -q '"upl0"' "$OUT/t1.nft.json"
+        [ "$(sysd_run cat /proc/sys/net/ipv4/ip_forward)" = 1 ]
+        # Units: active, in the lab's slice, hardened, restarting on failure.
+        for s in dnsmasq nginx; do
+                u=pxelab-t1-$s.service
+                [ "$(sysd_run systemctl show -P ActiveState $u)" = active ]
+                [ "$(sysd_run systemctl show -P Slice $u)" = pxelab-t1.slice ]
+                [ "$(sysd_run systemctl show -P Restart $u)" = on-failure ]
+                [ "$(sysd_run systemctl show -P ProtectSystem $u)" = strict ]
+                [ "$(sysd_run systemctl show -P ProtectHome $u)" = yes ]
+                [ "$(sysd_run systemctl show -P PrivateTmp $u)" = yes ]
+                [ "$(sysd_run systemctl show -P NoNewPrivileges $u)" = yes ]
+                sysd_run systemctl show -P ReadWritePaths $u | grep -q /run/pxelab/t1
+                caps=$(sysd_run systemctl show -P CapabilityBoundingSet $u)
+                [[ "$caps" == *cap_net_bind_service* ]]
+                [[ "$caps" != *cap_sys_admin* ]]
+        done
+        # The record names what was made.
+        sysd_run jq -e '.bridge.created == true and .nft.table == "pxelab-t1" and (.units | length == 2)' /run/pxelab/t1/state.json
+        [ "$(sysd_run stat -c %a /run/pxelab/t1)" = 700 ]
+}
+
+@test "a client on the bridge gets a lease in range, boot.ipxe over HTTP and a loader over TFTP" {
+        p=$(mkprofile t2 10.51.0.1/24 'uplink = "none"')
+        sysd_run "$PXELAB" up "$p"
+        sysd_client_ns c1 pxe-t2
+        ip=$(sysd_udhcpc c1)
+        echo "lease: $ip"
+        [[ "$ip" =~ ^10\.51\.0\.([0-9]+)$ ]]
+        [ "${BASH_REMATCH[1]}" -ge 100 ] && [ "${BASH_REMATCH[1]}" -le 200 ]
+        run sysd_client_run c1 curl -sf http://10.51.0.1/boot.ipxe
+        [ "$status" -eq 0 ]
+        [[ "${lines[0]}" == "#!ipxe" ]]
+        sysd_client_run c1 curl -sf -o /tmp/undionly.kpxe tftp://10.51.0.1/undionly.kpxe
+        sysd_client_run c1 cmp /tmp/undionly.kpxe /usr/lib/ipxe/undionly.kpxe
+        sysd_client_run c1 curl -sf -o /tmp/k http://10.51.0.1/files/rescue/vmlinuz
+        sysd_client_run c1 cmp /tmp/k "$OUT/lab-t2/vmlinuz"
+        # The lease shows in status, with the client's MAC.
+        mac=$(sysd_client_run c1 cat /sys/class/net/eth0/address)
+        sysd_run "$PXELAB" status t2 --json | jq -e --arg mac "$mac" --arg ip "$ip" \
+                '.labs[0].leases | map(select(.mac == $mac and .ip == $ip)) | length == 1'
+}
+
+@test "SNAT: a lab client reaches the uplink side with the uplink's address" {
+        mkuplink
+        p=$(mkprofile t3 10.52.0.1/24)
+        sysd_run "$PXELAB" up "$p"
+        # A server on the far side that answers with the peer address it sees.
+        sysd_run ip netns exec wan python3 -c '
+import socket
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("10.99.0.2", 9000)); s.listen(1)
+c, a = s.accept(); c.sendall(a[0].encode()); c.close()' &
+        sysd_client_ns c1 pxe-t3
+        sysd_udhcpc c1
+        # The lab is the client's gateway.
+        [ "$(sysd_lease c1 router)" = 10.52.0.1 ]
+        sysd_client_run c1 ip route add default via 10.52.0.1
+        for i in $(seq 50); do sysd_run ip netns exec wan ss -ltn | grep -q 10.99.0.2:9000 && break; sleep 0.1; done
+        seen=$(sysd_client_run c1 busybox nc 10.99.0.2 9000 </dev/null)
+        wait
+        [ "$seen" = 10.99.0.1 ]
+}
+
+@test "up twice changes nothing: same rules, addresses and service PIDs" {
+        mkuplink
+        p=$(mkprofile t4 10.53.0.1/24)
+        sysd_run "$PXELAB" up "$p"
+        before=$(host_snapshot; sysd_run nft -j list table inet pxelab-t4 | jq -S '[.nftables[] | select(.rule) | .rule.expr]'
+                 sysd_run systemctl show -P MainPID pxelab-t4-dnsmasq.service pxelab-t4-nginx.service)
+        run sysd_run "$PXELAB" up "$p"
+        [ "$status" -eq 0 ]
+        after=$(host_snapshot; sysd_run nft -j list table inet pxelab-t4 | jq -S '[.nftables[] | select(.rule) | .rule.expr]'
+                sysd_run systemctl show -P MainPID pxelab-t4-dnsmasq.service pxelab-t4-nginx.service)
+        [ "$before" = "$after" ]
+        [ "$(sysd_run nft list tables | grep -c pxelab-t4)" -eq 1 ]
+}
+
+@test "up again after a config change restarts only the changed unit" {
+        p=$(mkprofile t5 10.54.0.1/24 'uplink = "none"')
+        sysd_run "$PXELAB" up "$p"
+        d_pid=$(sysd_run systemctl show -P MainPID pxelab-t5-dnsmasq.service)
+        n_pid=$(sysd_run systemctl show -P MainPID pxelab-t5-nginx.service)
+        echo 'host "h1" { mac = "52:54:00:aa:bb:01" ip = "10.54.0.20" }' >> "$p"
+        sysd_run "$PXELAB" up "$p"
+        [ "$(sysd_run systemctl show -P MainPID pxelab-t5-dnsmasq.service)" != "$d_pid" ]
+        [ "$(sysd_run systemctl show -P MainPID pxelab-t5-nginx.service)" = "$n_pid" ]
+        sysd_run grep -qx 'dhcp-host=52:54:00:aa:bb:01,10.54.0.20,h1' /run/pxelab/t5/dnsmasq.conf
+}
+
+@test "down leaves zero residue, twice in a row, and restores ip_forward" {
+        mkuplink
+        sysd_run sysctl -qw net.ipv4.ip_forward=0
+        before=$(host_snapshot)
+        p=$(mkprofile t6 10.55.0.1/24)
+        sysd_run "$PXELAB" up "$p"
+        [ "$(sysd_run cat /proc/sys/net/ipv4/ip_forward)" = 1 ]
+        run sysd_run "$PXELAB" down t6
+        [ "$status" -eq 0 ]
+        [ "$(host_snapshot)" = "$before" ]
+        [ "$(sysd_run cat /proc/sys/net/ipv4/ip_forward)" = 0 ]
+        ! sysd_run test -e /run/pxelab/t6
+        # Leases are kept.
+        sysd_run test -d /var/lib/pxelab/t6
+        run sysd_run "$PXELAB" down "$p"
+        [ "$status" -eq 0 ]
+        [[ "$output" == *"Lab 't6' is not up; nothing to do"* ]]
+}
+
+@test "two labs side by side; a colliding third is refused with nothing changed" {
+        mkuplink
+        pa=$(mkprofile ta 10.56.0.1/24)
+        pb=$(mkprofile tb 10.57.0.1/24)
+        sysd_run "$PXELAB" up "$pa"
+        sysd_run "$PXELAB" up "$pb"
+        run sysd_run "$PXELAB" status
+        [ "$status" -eq 0 ]
+        [[ "$output" == *"Lab ta: healthy"* && "$output" == *"Lab tb: healthy"* ]]
+        before=$(host_snapshot)
+        # Same subnet as ta.
+        pc=$(mkprofile tc 10.56.0.1/24)
+        run --separate-stderr sysd_run "$PXELAB" up "$pc"
+        [ "$status" -eq 2 ]
+        [ "$stderr" = "Subnet 10.56.0.0/24 of lab 'tc' overlaps address 10.56.0.1/24 on pxe-ta on this host" ]
+        # Same bridge name as tb.
+        pd=$(mkprofile td 10.58.0.1/24 'name = "pxe-tb"')
+        run --separate-stderr sysd_run "$PXELAB" up "$pd"
+        [ "$status" -eq 2 ]
+        [ "$stderr" = "Bridge 'pxe-tb' belongs to lab 'tb'" ]
+        # Same lab name from another profile.
+        cp "$pa" "$OUT/lab-ta/other.conf"
+        run --separate-stderr sysd_run "$PXELAB" up "$OUT/lab-ta/other.conf"
+        [ "$status" -eq 2 ]
+        [[ "$stderr" == "Lab 'ta' is already up from profile '$pa'"* ]]
+        [ "$(host_snapshot)" = "$before" ]
+        # Each lab serves its own clients.
+        sysd_client_ns ca pxe-ta
+        sysd_client_ns cb pxe-tb
+        [[ "$(sysd_udhcpc ca)" == 10.56.0.* ]]
+        [[ "$(sysd_udhcpc cb)" == 10.57.0.* ]]
+        sysd_run "$PXELAB" down --all
+        [ -z "$(sysd_run systemctl list-units --all --plain --no-legend 'pxelab-ta*' 'pxelab-tb*' 'pxelab.slice')" ]
+        [ -z "$(sysd_run nft list tables | grep pxelab)" ]
+}
+
+@test "up refuses a foreign interface of the bridge's name, changing nothing" {
+        sysd_run ip link add pxe-t7 type bridge
+        before=$(host_snapshot)
+        p=$(mkprofile t7 10.59.0.1/24 'uplink = "none"')
+        run --separate-stderr sysd_run "$PXELAB" up "$p"
+        [ "$status" -eq 2 ]
+        [ "$stderr" = "Interface 'pxe-t7' already exists and was not made by pxelab; choose another bridge.name" ]
+        [ "$(host_snapshot)" = "$before" ]
+}
+
+@test "status --json follows its schema; exit 3 when degraded" {
+        p=$(mkprofile t8 10.60.0.1/24 'uplink = "none"')
+        sysd_run "$PXELAB" up "$p"
+        run sysd_run "$PXELAB" status --json
+        [ "$status" -eq 0 ]
+        echo "$output" | jq -e '
+          .version == 1 and (.labs | length == 1) and
+          (.labs[0] | (.lab == "t8") and (.healthy == true) and
+            (.profile | type == "string") and (.boot_url == "http://10.60.0.1/boot.ipxe") and
+            (.address == "10.60.0.1/24") and
+            (.units | length == 2 and all(.[]; (.name | type == "string") and .active_state == "active" and
+               (.sub_state | type == "string") and (.main_pid | type == "number") and (.main_pid > 0) and
+               (.since_usec | type == "number") and (.restarts | type == "number"))) and
+            (.bridge | .name == "pxe-t8" and .exists == true and .up == true and (.addresses | type == "array") and
+               (.ports | type == "array")) and
+            (.nft | .table == "pxelab-t8" and .present == true) and
+            (.leases | type == "array") and (.vms | type == "array"))'
+        # Take the nft table away behind pxelab's back: degraded, exit 3.
+        sysd_run nft delete table inet pxelab-t8
+        run sysd_run "$PXELAB" status t8 --json
+        [ "$status" -eq 3 ]
+        echo "$output" | jq -e '.labs[0].healthy == false and .labs[0].nft.present == false'
+}
+
+@test "a killed dnsmasq shows in status and systemd brings it back" {
+        p=$(mkprofile t9 10.61.0.1/24 'uplink = "none"')
+        sysd_run "$PXELAB" up "$p"
+        pid=$(sysd_run systemctl show -P MainPID pxelab-t9-dnsmasq.service)
+        sysd_run kill -KILL "$pid"
+        for i in $(seq 50); do
+                st=$(sysd_run "$PXELAB" status t9 --json | jq -c '.labs[0].units[] | select(.name == "pxelab-t9-dnsmasq.service")')
+                [ "$(jq -r .restarts <<< "$st")" -ge 1 ] && [ "$(jq -r .active_state <<< "$st")" = active ] && break
+                sleep 0.1
+        done
+        [ "$(jq -r .restarts <<< "$st")" -ge 1 ]
+        [ "$(jq -r .active_state <<< "$st")" = active ]
+        [ "$(jq -r .main_pid <<< "$st")" != "$pid" ]
+        sysd_client_ns c1 pxe-t9
+        [[ "$(sysd_udhcpc c1)" == 10.61.0.* ]]
+}
+
+@test "a unit that cannot start fails up with its own error, and up undoes everything" {
+        before=$(host_snapshot)
+        p=$(mkprofile t10 10.62.0.1/24 'uplink = "none"')
+        mkdir -p "$OUT/lab-t10/tpl"
+        printf 'events {}\nhttp { server { listen {{bridge.address}}:80; bogus_directive on; } }\n' \
+                > "$OUT/lab-t10/tpl/nginx.conf.mustache"
+        sed -i '1a templates = "tpl"' "$p"
+        run --separate-stderr sysd_run "$PXELAB" up "$p"
+        [ "$status" -eq 1 ]
+        [[ "$stderr" == *"Failed to start unit 'pxelab-t10-nginx.service'"* ]]
+        [[ "$stderr" == *'unknown directive "bogus_directive"'* ]]
+        [ "$(host_snapshot)" = "$before" ]
+}
+
+@test "up with no profile brings up the default lab serving this host's kernel" {
+        run sysd_run "$PXELAB" up
+        echo "$output"
+        [ "$status" -eq 0 ]
+        [[ "$output" == *"Lab 'pxelab' is up."* ]]
+        url=$(sysd_run jq -r .boot_url /run/pxelab/pxelab/state.json)
+        base=${url%/boot.ipxe}
+        sysd_client_ns c1 pxe-pxelab
+        sysd_udhcpc c1
+        sysd_client_run c1 curl -sf "$base/menu.ipxe" | grep -q '^item rescue '
+        size=$(sysd_run stat -c %s /var/lib/pxelab/payload/vmlinuz)
+        [ "$(sysd_client_run c1 curl -sf "$base/files/rescue/vmlinuz" | wc -c)" -eq "$size" ]
+        sysd_run "$PXELAB" down
+        ! sysd_run test -e /run/pxelab/pxelab
+}
+
+@test "without systemd as PID 1, up says so in one line and changes nothing" {
+        # A plain namespace with no systemd in it at all (private /run).
+        p=$(mkprofile t11 10.63.0.1/24 'uplink = "none"')
+        run --separate-stderr unshare --net --mount --pid --fork --mount-proc sh -c "
+                mount -t tmpfs tmpfs /run && mount -t tmpfs tmpfs /var/lib/pxelab &&
+                '$PXELAB' up '$p'; rc=\$?
+                test -e /run/pxelab/t11 && echo RESIDUE-RUNDIR
+                ip -o link show | grep -v ': lo:' && echo RESIDUE-LINK
+                exit \$rc"
+        [ "$status" -eq 1 ]
+        [ "$stderr" = "systemd is not running as PID 1 on this machine; pxelab needs it to run the lab's services" ]
+        [ -z "$output" ]
+}

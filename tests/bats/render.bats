@@ -1,0 +1,105 @@
+#!/usr/bin/env bats
+# Rendering: golden trees of every example profile, and the real dnsmasq and
+# nginx accept each rendered config.
+load common
+
+render_into() {   # PROFILE DIR
+        rm -rf "$2"
+        "$PXELAB" render "$1" -o "$2"
+}
+
+@test "every example profile renders exactly its golden tree" {
+        for conf in profiles/*.conf; do
+                name=$(basename "$conf" .conf)
+                dir="$OUT/render/$name"
+                render_into "$conf" "$dir"
+                [ -d "tests/golden/$name" ]
+                # Every golden file matches, with the output dir as @DIR@ ...
+                (cd "tests/golden/$name" && find . -type f | sort) > "$OUT/golden.list"
+                (cd "$dir" && find . -type f \( -name '*.conf' -o -name '*.ipxe' \) | sort) > "$OUT/rendered.list"
+                diff -u "$OUT/golden.list" "$OUT/rendered.list"
+                while read -r f; do
+                        diff -u "tests/golden/$name/$f" <(sed "s|$dir|@DIR@|g" "$dir/$f")
+                done < "$OUT/golden.list"
+        done
+}
+
+@test "the rendered tree is self-contained: every path points into DIR" {
+        dir="$OUT/render/self"
+        render_into profiles/demo.conf "$dir"
+        # Paths in the configs that are not boot files must be inside DIR.
+        grep -E '^(pid-file|dhcp-leasefile|tftp-root)=' "$dir/dnsmasq.conf" | while IFS== read -r k v; do
+                [[ "$v" == "$dir/"* ]]
+        done
+        grep -E '^\s*(pid|access_log|root|client_body_temp_path|proxy_temp_path)\s' "$dir/nginx.conf" |
+                awk '{print $2}' | while read -r v; do [[ "$v" == "$dir/"* ]]; done
+        for l in undionly.kpxe ipxe.efi snponly.efi; do
+                cmp "$dir/tftp/$l" "/usr/lib/ipxe/$l"
+        done
+        [ -f "$dir/http/boot.ipxe" ] && [ -f "$dir/http/menu.ipxe" ]
+}
+
+@test "dnsmasq --test and nginx -t accept every rendered example" {
+        for conf in profiles/*.conf; do
+                dir="$OUT/render/check-$(basename "$conf" .conf)"
+                render_into "$conf" "$dir"
+                run dnsmasq --test --conf-file="$dir/dnsmasq.conf"
+                echo "$output"
+                [ "$status" -eq 0 ]
+                [[ "$output" == *"syntax check OK"* ]]
+                # nginx -t binds its listen address: give it the lab's
+                # address in a private network namespace.
+                addr=$(sed -n 's/^ *listen \([0-9.]*\):80;/\1/p' "$dir/nginx.conf")
+                [ -n "$addr" ]
+                run unshare -n sh -c "ip link set lo up && ip addr add $addr/32 dev lo && nginx -t -c '$dir/nginx.conf' -e stderr"
+                echo "$output"
+                [ "$status" -eq 0 ]
+                [[ "$output" == *"test is successful"* ]]
+        done
+}
+
+@test "linux entries pass initrd=NAME for every initrd on the kernel line" {
+        dir="$OUT/render/initrd"
+        render_into profiles/demo.conf "$dir"
+        for s in "$dir"/http/boot/*.ipxe; do
+                grep -q '^initrd ' "$s" || continue
+                names=$(sed -n 's/^initrd --name \([^ ]*\) .*/\1/p' "$s")
+                kline=$(grep '^kernel ' "$s")
+                for n in $names; do
+                        [[ "$kline" == *" initrd=$n"* ]]
+                done
+        done
+}
+
+@test "DHCP hands each client class the right loader and iPXE the script (no loop)" {
+        dir="$OUT/render/dhcp"
+        render_into profiles/demo.conf "$dir"
+        c="$dir/dnsmasq.conf"
+        grep -qx 'dhcp-match=set:bios,option:client-arch,0' "$c"
+        grep -qx 'dhcp-match=set:efi64,option:client-arch,7' "$c"
+        grep -qx 'dhcp-match=set:efi64,option:client-arch,9' "$c"
+        grep -qx 'dhcp-userclass=set:ipxe,iPXE' "$c"
+        grep -qx 'dhcp-boot=tag:bios,tag:!ipxe,undionly.kpxe' "$c"
+        grep -qx 'dhcp-boot=tag:efi64,tag:!ipxe,ipxe.efi' "$c"
+        grep -Eqx 'dhcp-boot=tag:efihttp,tag:!ipxe,http://[0-9.]+/ipxe.efi' "$c"
+        grep -Eqx 'dhcp-boot=tag:ipxe,http://[0-9.]+/boot.ipxe' "$c"
+        # Every loader line excludes iPXE: iPXE never gets a loader again.
+        ! grep -E '^dhcp-boot=' "$c" | grep -v 'tag:ipxe,' | grep -v 'tag:!ipxe'
+}
+
+@test "a profile's templates dir overrides one template, the rest stay built in" {
+        d=$(mktemp -d "$OUT/tmpl.XXXXXX")
+        mkdir "$d/tpl"
+        printf '#!ipxe\n# custom menu for {{lab}}\n' > "$d/tpl/menu.ipxe.mustache"
+        cat > "$d/lab.conf" <<CONF
+lab = "custom"
+templates = "tpl"
+bridge { address = "10.45.0.1/24" }
+boot "disk" { kind = "local" }
+CONF
+        render_into "$d/lab.conf" "$d/out"
+        [ "$(cat "$d/out/http/menu.ipxe")" = "$(printf '#!ipxe\n# custom menu for custom')" ]
+        grep -q '^#!ipxe' "$d/out/http/boot.ipxe"
+        grep -q 'chain http://10.45.0.1/menu.ipxe' "$d/out/http/boot.ipxe"
+        rm -rf "$d"
+}

@@ -1,0 +1,370 @@
+/* nft.c against the real kernel, each test in a fresh private network
+ * namespace (root). The ruleset is read back with `nft -j list`, run as a
+ * child in the same namespace: an independent reading of what the kernel
+ * holds. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <sched.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "log.h"
+#include "nft.h"
+#include "util.h"
+
+#define TABLE "pxelab-test"
+
+static const uint16_t udp_ports[] = { 69, 67, 547, 67 };  /* unsorted, a duplicate */
+static const uint16_t tcp_ports[] = { 80 };
+
+static struct nft_lab lab(const char *uplink) {
+        struct nft_lab l = {
+                .table = TABLE,
+                .bridge = "pxe0",
+                .uplink = uplink,
+                .prefix = 24,
+                .udp_ports = udp_ports,
+                .n_udp = ELEMENTSOF(udp_ports),
+                .tcp_ports = tcp_ports,
+                .n_tcp = ELEMENTSOF(tcp_ports),
+        };
+        assert_int_equal(inet_pton(AF_INET, "10.33.0.0", &l.net), 1);
+        return l;
+}
+
+static int new_netns(void **state) {
+        if (unshare(CLONE_NEWNET) < 0) {
+                fprintf(stderr, "unshare(CLONE_NEWNET): %m (these tests must run as root)\n");
+                return -1;
+        }
+        return 0;
+}
+
+static void sh(const char *cmd) {
+        char *argv[] = { "sh", "-c", (char *) cmd, NULL };
+        int r = run_program(argv, NULL);
+        if (r != 0)
+                fail_msg("'%s' exited with %d", cmd, r);
+}
+
+/* The "nftables" array of `nft -j ARGS`. */
+static json_t *nft_json(const char *args) {
+        _cleanup_free_ char *cmd = xasprintf("nft -j %s", args), *out = NULL;
+        char *argv[] = { "sh", "-c", cmd, NULL };
+        json_t *o, *arr;
+
+        assert_int_equal(run_program(argv, &out), 0);
+        o = json_loads(out, 0, NULL);
+        assert_non_null(o);
+        arr = json_incref(json_object_get(o, "nftables"));
+        json_decref(o);
+        assert_true(json_is_array(arr));
+        return arr;
+}
+
+/* The objects of kind KIND ("table", "chain", "rule") in an nft -j list;
+ * for rules of chain CHAIN only (when non-NULL). Borrowed references. */
+static json_t *objects(json_t *list, const char *kind, const char *chain) {
+        json_t *ret = json_array(), *v;
+        size_t i;
+
+        json_array_foreach(list, i, v) {
+                json_t *o = json_object_get(v, kind);
+                if (o && (!chain || streq(json_string_value(json_object_get(o, "chain")), chain)))
+                        json_array_append(ret, o);
+        }
+        return ret;
+}
+
+/* The list as text without the kernel-assigned handles. */
+static char *dump_without_handles(json_t *list) {
+        json_t *v, *o;
+        const char *k;
+        size_t i;
+
+        json_array_foreach(list, i, v)
+                json_object_foreach(v, k, o)
+                        json_object_del(o, "handle");
+        return json_dumps(list, JSON_COMPACT | JSON_SORT_KEYS);
+}
+
+/* A rule's expressions as compact JSON text, for exact comparisons. */
+static char *rule_expr(json_t *rule) {
+        return json_dumps(json_object_get(rule, "expr"), JSON_COMPACT | JSON_SORT_KEYS);
+}
+
+static void check_chain(json_t *chains, const char *name, const char *type, const char *hook, int prio) {
+        json_t *c;
+        size_t i;
+
+        json_array_foreach(chains, i, c) {
+                if (!streq(json_string_value(json_object_get(c, "name")), name))
+                        continue;
+                assert_string_equal(json_string_value(json_object_get(c, "type")), type);
+                assert_string_equal(json_string_value(json_object_get(c, "hook")), hook);
+                assert_int_equal(json_integer_value(json_object_get(c, "prio")), prio);
+                assert_string_equal(json_string_value(json_object_get(c, "policy")), "accept");
+                assert_string_equal(json_string_value(json_object_get(c, "family")), "inet");
+                return;
+        }
+        fail_msg("no chain '%s'", name);
+}
+
+/* Expected rule expressions, as nft -j prints them. */
+#define IIF(n) "{\"match\":{\"left\":{\"meta\":{\"key\":\"iifname\"}},\"op\":\"==\",\"right\":\"" n "\"}}"
+#define OIF(n) "{\"match\":{\"left\":{\"meta\":{\"key\":\"oifname\"}},\"op\":\"==\",\"right\":\"" n "\"}}"
+#define ACCEPT "{\"accept\":null}"
+#define CT_EST "{\"match\":{\"left\":{\"ct\":{\"key\":\"state\"}},\"op\":\"in\",\"right\":[\"established\",\"related\"]}}"
+#define L4(p) "{\"match\":{\"left\":{\"meta\":{\"key\":\"l4proto\"}},\"op\":\"==\",\"right\":\"" p "\"}}"
+#define DPORT(proto, r) "{\"match\":{\"left\":{\"payload\":{\"field\":\"dport\",\"protocol\":\"" proto "\"}},\"op\":\"==\",\"right\":" r "}}"
+#define SADDR(a, l) "{\"match\":{\"left\":{\"payload\":{\"field\":\"saddr\",\"protocol\":\"ip\"}},\"op\":\"==\",\"right\":{\"prefix\":{\"addr\":\"" a "\",\"len\":" #l "}}}}"
+#define MASQ "{\"masquerade\":null}"
+
+static void check_rules(json_t *list, const char *chain, const char *const *want, size_t n) {
+        _cleanup_(json_decrefp) json_t *rules = objects(list, "rule", chain);
+        json_t *r;
+        size_t i;
+
+        if (json_array_size(rules) != n)
+                fail_msg("chain '%s' has %zu rules, want %zu", chain, json_array_size(rules), n);
+        json_array_foreach(rules, i, r) {
+                _cleanup_free_ char *got = rule_expr(r);
+                if (!streq(got, want[i]))
+                        fail_msg("chain '%s' rule %zu:\n got  %s\n want %s", chain, i, got, want[i]);
+        }
+}
+
+static const char *const input_rules[] = {
+        "[" IIF("pxe0") "," CT_EST "," ACCEPT "]",
+        "[" IIF("pxe0") "," DPORT("udp", "{\"set\":[67,69,547]}") "," ACCEPT "]",
+        "[" IIF("pxe0") "," DPORT("tcp", "80") "," ACCEPT "]",
+        "[" IIF("pxe0") "," L4("icmp") "," ACCEPT "]",
+        "[" IIF("pxe0") "," L4("ipv6-icmp") "," ACCEPT "]",
+};
+
+static void test_isolated(void **state) {
+        struct nft_lab l = lab(NULL);
+        json_t *list, *chains, *tables;
+
+        assert_int_equal(nft_lab_exists(TABLE), 0);
+        assert_int_equal(nft_lab_apply(&l), 0);
+        assert_int_equal(nft_lab_exists(TABLE), 1);
+
+        list = nft_json("list table inet " TABLE);
+        tables = objects(list, "table", NULL);
+        assert_int_equal(json_array_size(tables), 1);
+        assert_string_equal(json_string_value(json_object_get(json_array_get(tables, 0), "family")), "inet");
+        /* No uplink: input only, no forwarding or NAT. */
+        chains = objects(list, "chain", NULL);
+        assert_int_equal(json_array_size(chains), 1);
+        check_chain(chains, "input", "filter", "input", 0);
+        check_rules(list, "input", input_rules, ELEMENTSOF(input_rules));
+        json_decref(chains);
+        json_decref(tables);
+        json_decref(list);
+}
+
+static void test_uplink(void **state) {
+        static const char *const forward[] = {
+                "[" IIF("pxe0") "," OIF("eth9") "," ACCEPT "]",
+                "[" IIF("eth9") "," OIF("pxe0") "," CT_EST "," ACCEPT "]",
+        };
+        static const char *const post[] = {
+                "[" SADDR("10.33.0.0", 24) "," OIF("eth9") "," MASQ "]",
+        };
+        struct nft_lab l = lab("eth9");
+        json_t *list, *chains;
+
+        /* Host bits in net are masked off. */
+        assert_int_equal(inet_pton(AF_INET, "10.33.0.1", &l.net), 1);
+        assert_int_equal(nft_lab_apply(&l), 0);
+
+        list = nft_json("list table inet " TABLE);
+        chains = objects(list, "chain", NULL);
+        assert_int_equal(json_array_size(chains), 3);
+        check_chain(chains, "input", "filter", "input", 0);
+        check_chain(chains, "forward", "filter", "forward", 0);
+        check_chain(chains, "postrouting", "nat", "postrouting", 100);
+        check_rules(list, "input", input_rules, ELEMENTSOF(input_rules));
+        check_rules(list, "forward", forward, ELEMENTSOF(forward));
+        check_rules(list, "postrouting", post, ELEMENTSOF(post));
+        json_decref(chains);
+        json_decref(list);
+}
+
+/* Odd prefixes take the bitwise path; /32 a plain compare. */
+static void test_prefixes(void **state) {
+        static const char *const p20[] = { "[" SADDR("172.16.16.0", 20) "," OIF("eth9") "," MASQ "]" };
+        static const char *const p32[] = {
+                "[{\"match\":{\"left\":{\"payload\":{\"field\":\"saddr\",\"protocol\":\"ip\"}},\"op\":\"==\","
+                "\"right\":\"192.0.2.7\"}}," OIF("eth9") "," MASQ "]",
+        };
+        struct nft_lab l = lab("eth9");
+        json_t *list;
+
+        assert_int_equal(inet_pton(AF_INET, "172.16.20.9", &l.net), 1);
+        l.prefix = 20;
+        assert_int_equal(nft_lab_apply(&l), 0);
+        list = nft_json("list table inet " TABLE);
+        check_rules(list, "postrouting", p20, 1);
+        json_decref(list);
+
+        assert_int_equal(inet_pton(AF_INET, "192.0.2.7", &l.net), 1);
+        l.prefix = 32;
+        assert_int_equal(nft_lab_apply(&l), 0);
+        list = nft_json("list table inet " TABLE);
+        check_rules(list, "postrouting", p32, 1);
+        json_decref(list);
+}
+
+static void test_reapply_replaces(void **state) {
+        static const uint16_t one_udp[] = { 67 };
+        static const char *const input2[] = {
+                "[" IIF("pxe1") "," CT_EST "," ACCEPT "]",
+                "[" IIF("pxe1") "," DPORT("udp", "67") "," ACCEPT "]",
+                "[" IIF("pxe1") "," L4("icmp") "," ACCEPT "]",
+                "[" IIF("pxe1") "," L4("ipv6-icmp") "," ACCEPT "]",
+        };
+        struct nft_lab l = lab("eth9");
+        _cleanup_free_ char *first = NULL, *second = NULL;
+        json_t *list, *v;
+
+        /* Twice the same: one table, the same rules, no duplicates. */
+        assert_int_equal(nft_lab_apply(&l), 0);
+        list = nft_json("list ruleset");
+        first = dump_without_handles(list);
+        json_decref(list);
+        assert_int_equal(nft_lab_apply(&l), 0);
+        list = nft_json("list ruleset");
+        v = objects(list, "table", NULL);
+        assert_int_equal(json_array_size(v), 1);
+        json_decref(v);
+        check_rules(list, "input", input_rules, ELEMENTSOF(input_rules));
+        /* Identical except for the handles the kernel numbered anew. */
+        second = dump_without_handles(list);
+        json_decref(list);
+        assert_string_equal(first, second);
+
+        /* A changed lab replaces the old rules entirely. */
+        l.bridge = "pxe1";
+        l.uplink = NULL;
+        l.udp_ports = one_udp;
+        l.n_udp = 1;
+        l.n_tcp = 0;
+        assert_int_equal(nft_lab_apply(&l), 0);
+        list = nft_json("list ruleset");
+        v = objects(list, "chain", NULL);
+        assert_int_equal(json_array_size(v), 1);
+        json_decref(v);
+        check_rules(list, "input", input2, ELEMENTSOF(input2));
+        json_decref(list);
+}
+
+static void test_delete_and_others(void **state) {
+        struct nft_lab l = lab("eth9");
+        json_t *list, *tables;
+
+        /* Someone else's table is left alone. */
+        sh("nft add table inet other && nft add chain inet other c '{ type filter hook input priority 0; policy accept; }'");
+        assert_int_equal(nft_lab_delete(TABLE), 0);     /* missing: fine */
+        assert_int_equal(nft_lab_apply(&l), 0);
+        assert_int_equal(nft_lab_delete(TABLE), 0);
+        assert_int_equal(nft_lab_exists(TABLE), 0);
+        assert_int_equal(nft_lab_delete(TABLE), 0);
+
+        list = nft_json("list tables");
+        tables = objects(list, "table", NULL);
+        assert_int_equal(json_array_size(tables), 1);
+        assert_string_equal(json_string_value(json_object_get(json_array_get(tables, 0), "name")), "other");
+        json_decref(tables);
+        json_decref(list);
+        list = nft_json("list table inet other");
+        tables = objects(list, "chain", NULL);
+        assert_int_equal(json_array_size(tables), 1);
+        json_decref(tables);
+        json_decref(list);
+}
+
+/* Runs F in a child that lost CAP_NET_ADMIN over this namespace (a new user
+ * namespace owns nothing here); returns the child's result. */
+static int without_net_admin(int (*f)(void)) {
+        int status;
+        pid_t pid = fork();
+
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                if (unshare(CLONE_NEWUSER) < 0)
+                        _exit(100);
+                _exit(-f() & 0xff);
+        }
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        assert_true(WIFEXITED(status));
+        return -WEXITSTATUS(status);
+}
+
+static int apply_default(void) {
+        struct nft_lab l = lab("eth9");
+        return nft_lab_apply(&l);
+}
+
+static int exists_default(void) {
+        return nft_lab_exists(TABLE);
+}
+
+static void test_errors(void **state) {
+        struct nft_lab l = lab("eth9");
+        _cleanup_free_ char *log = NULL;
+        char name[300];
+        int fd, saved, r;
+
+        /* The kernel's refusal, logged once in the house style. */
+        memset(name, 'x', sizeof(name) - 1);
+        name[sizeof(name) - 1] = 0;
+        l.table = name;
+        fflush(stderr);
+        fd = memfd_create("stderr", MFD_CLOEXEC);
+        saved = dup(STDERR_FILENO);
+        assert_true(fd >= 0 && saved >= 0);
+        assert_true(dup2(fd, STDERR_FILENO) >= 0);
+        r = nft_lab_apply(&l);
+        fflush(stderr);
+        assert_true(dup2(saved, STDERR_FILENO) >= 0);
+        close(saved);
+        _cleanup_free_ char *path = xasprintf("/proc/self/fd/%d", fd);
+        assert_int_equal(read_file(path, &log, NULL), 0);
+        close(fd);
+        assert_int_equal(r, -ERANGE);
+        _cleanup_free_ char *want = xasprintf("Failed to apply nftables table '%s': %s\n", name, strerror(ERANGE));
+        assert_string_equal(log, want);
+        assert_int_equal(nft_lab_exists(TABLE), 0);
+
+        /* A batch refused as a whole (no CAP_NET_ADMIN) changes nothing. */
+        assert_int_equal(without_net_admin(apply_default), -EPERM);
+        assert_int_equal(without_net_admin(exists_default), -EPERM);
+        assert_int_equal(nft_lab_exists(TABLE), 0);
+
+        /* Invalid input never reaches the kernel. */
+        l = lab("eth9");
+        l.prefix = 0;
+        assert_int_equal(nft_lab_apply(&l), -EINVAL);
+        l = lab("this-name-is-too-long");
+        assert_int_equal(nft_lab_apply(&l), -EINVAL);
+        assert_int_equal(nft_lab_exists(TABLE), 0);
+}
+
+int main(void) {
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test_setup(test_isolated, new_netns),
+                cmocka_unit_test_setup(test_uplink, new_netns),
+                cmocka_unit_test_setup(test_prefixes, new_netns),
+                cmocka_unit_test_setup(test_reapply_replaces, new_netns),
+                cmocka_unit_test_setup(test_delete_and_others, new_netns),
+                cmocka_unit_test_setup(test_errors, new_netns),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}

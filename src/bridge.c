@@ -347,7 +347,8 @@ static int parse_cidr(const char *s, int *ret_family, union inaddr *ret_addr, un
         return 0;
 }
 
-int link_add_address(const char *name, const char *cidr) {
+/* Adds (RTM_NEWADDR) or deletes (RTM_DELADDR) CIDR on link NAME. */
+static int link_address_op(const char *name, const char *cidr, bool add) {
         _cleanup_nl_sock_ struct nl_sock *sk = NULL;
         _cleanup_rtnl_link_ struct rtnl_link *link = NULL;
         _cleanup_nlmsg_ struct nl_msg *msg = NULL;
@@ -361,15 +362,18 @@ int link_add_address(const char *name, const char *cidr) {
                 return r;
         if (!cidr || parse_cidr(cidr, &family, &a, &prefix) < 0)
                 return log_error_errno(-EINVAL, "Invalid address '%s' for link '%s'", cidr ? cidr : "", name);
+        const char *what = add ? "add" : "remove";
         alen = family == AF_INET ? sizeof(a.in) : sizeof(a.in6);
 
         r = rtnl_open(&sk);
         if (r >= 0)
                 r = link_lookup(sk, name, &link);
         if (r >= 0 && !link)
-                r = -ENODEV;
+                r = add ? -ENODEV : 0;
         if (r < 0)
-                return log_error_errno(r, "Failed to add address '%s' to '%s'", cidr, name);
+                return log_error_errno(r, "Failed to %s address '%s' on '%s'", what, cidr, name);
+        if (!link)
+                return 0;       /* deleting from a missing link: nothing to do */
 
         uint32_t flags = family == AF_INET6 ? IFA_F_NODAD : 0;
         struct ifaddrmsg ifa = {
@@ -381,20 +385,30 @@ int link_add_address(const char *name, const char *cidr) {
         };
         /* EXCL so that "already there" comes back as EEXIST, which is
          * success for us, instead of silently updating its flags. */
-        msg = nlmsg_alloc_simple(RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL);
+        msg = add ? nlmsg_alloc_simple(RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL) : nlmsg_alloc_simple(RTM_DELADDR, 0);
         if (!msg ||
             nlmsg_append(msg, &ifa, sizeof(ifa), NLMSG_ALIGNTO) < 0 ||
             nla_put(msg, IFA_LOCAL, alen, &a) < 0 ||
             nla_put(msg, IFA_ADDRESS, alen, &a) < 0 ||
             nla_put_u32(msg, IFA_FLAGS, flags) < 0)
-                return log_error_errno(-ENOMEM, "Failed to add address '%s' to '%s'", cidr, name);
+                return log_error_errno(-ENOMEM, "Failed to %s address '%s' on '%s'", what, cidr, name);
         r = nl_transact(sk, msg);
-        if (r == -EEXIST)
+        /* Already there (add) or already gone (delete): success. */
+        if ((add && r == -EEXIST) || (!add && r == -EADDRNOTAVAIL))
                 return 0;
         if (r < 0)
-                return log_error_errno(r, "Failed to add address '%s' to '%s'", cidr, name);
+                return log_error_errno(r, "Failed to %s address '%s' on '%s'", what, cidr, name);
         return 0;
 }
+
+int link_add_address(const char *name, const char *cidr) {
+        return link_address_op(name, cidr, true);
+}
+
+int link_del_address(const char *name, const char *cidr) {
+        return link_address_op(name, cidr, false);
+}
+
 
 int tap_create(const char *name, const char *master) {
         _cleanup_nl_sock_ struct nl_sock *sk = NULL;

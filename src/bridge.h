@@ -36,6 +36,10 @@ int link_set_up(const char *name);
  * constructor. -EINVAL (logged) for an unparsable CIDR. */
 int link_add_address(const char *name, const char *cidr);
 
+/* Removes CIDR from link NAME; an address (or link) that is not there
+ * returns 0. */
+int link_del_address(const char *name, const char *cidr);
+
 /* Deletes link NAME; a missing link returns 0. */
 int link_delete(const char *name);
 

@@ -130,7 +130,7 @@ static int free_subnet(struct in_addr *ret) {
                 struct in_addr net = { .s_addr = htonl(10u << 24 | (x % 256) << 16) };
                 int r = host_subnet_conflict(net, 24, NULL, NULL);
                 if (r < 0)
-                        return log_error_errno(r, "Failed to read this host's addresses and routes");
+                        return r;
                 if (r == 0) {
                         *ret = net;
                         return 0;

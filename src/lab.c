@@ -6,6 +6,7 @@
 #include "bridge.h"
 #include "fault.h"
 #include "lab.h"
+#include "labbridge.h"
 #include "log.h"
 #include "model.h"
 #include "nft.h"
@@ -104,7 +105,8 @@ static int preflight(const struct profile *p, json_t *old, char **ret_uplink) {
         struct in_addr mask = { .s_addr = htonl(0xffffffffu << (32 - p->bridge.prefix)) };
         struct in_addr net = { .s_addr = p->bridge.addr.s_addr & mask.s_addr };
         _cleanup_free_ char *desc = NULL, *owner = NULL;
-        bool is_bridge = false, ours = old && json_is_true(json_object_get(json_object_get(old, "bridge"), "created"));
+        /* The bridge this lab already configured: its addresses are ours. */
+        bool ours = old && json_object_get(old, "bridge");
         int r;
 
         if (old && !streq(json_string_value(json_object_get(old, "profile")), p->path)) {
@@ -117,17 +119,12 @@ static int preflight(const struct profile *p, json_t *old, char **ret_uplink) {
                 log_error("Bridge '%s' belongs to lab '%s'", p->bridge.name, owner);
                 return -EEXIST;
         }
-        r = link_exists(p->bridge.name, &is_bridge);
+        r = labbridge_preflight(p, old);
         if (r < 0)
                 return r;
-        if (r > 0 && !ours) {
-                log_error("Interface '%s' already exists and was not made by pxelab; choose another bridge.name",
-                          p->bridge.name);
-                return -EEXIST;
-        }
         r = host_subnet_conflict(net, p->bridge.prefix, ours ? p->bridge.name : NULL, &desc);
         if (r < 0)
-                return log_error_errno(r, "Failed to read this host's addresses and routes");
+                return r;
         if (r > 0) {
                 log_error("Subnet %s/%u of lab '%s' overlaps %s on this host", inet_ntop(AF_INET, &net, a, sizeof(a)),
                           p->bridge.prefix, p->lab, desc);
@@ -156,7 +153,7 @@ static int preflight(const struct profile *p, json_t *old, char **ret_uplink) {
                         *ret_uplink = NULL;
                         return 0;
                 }
-                return r < 0 ? log_error_errno(r, "Failed to find the default route's interface") : 0;
+                return r < 0 ? r : 0;
         }
         r = link_exists(p->bridge.uplink, NULL);
         if (r == 0) {
@@ -171,51 +168,6 @@ static int preflight(const struct profile *p, json_t *old, char **ret_uplink) {
 }
 
 /* ---- steps -------------------------------------------------------------- */
-
-static int setup_bridge(const struct profile *p, json_t *model, json_t *st) {
-        json_t *br = json_object_get(st, "bridge"), *addrs;
-        const char *v6 = json_string_value(json_object_get(json_object_get(model, "bridge"), "ipv6_cidr"));
-        int r;
-
-        if (!br) {
-                /* Recorded before it is created: a crash between the two
-                 * leaves a record that `down` can act on. */
-                r = link_exists(p->bridge.name, NULL);
-                if (r < 0)
-                        return r;
-                br = json_pack("{s:s, s:s, s:b, s:[]}", "name", p->bridge.name, "type", p->bridge.type,
-                               "created", r == 0, "addresses");
-                r = record(p->lab, st, "bridge", br);
-                if (r < 0)
-                        return r;
-                if (json_is_true(json_object_get(br, "created"))) {
-                        r = bridge_create(p->bridge.name);
-                        if (r < 0)
-                                return r;
-                }
-        }
-        fault_point("bridge");
-        addrs = json_object_get(br, "addresses");
-        if (!strv_json_contains(addrs, p->bridge.address)) {
-                json_array_append_new(addrs, json_string(p->bridge.address));
-                if (v6)
-                        json_array_append_new(addrs, json_string(v6));
-                r = state_save(p->lab, st);
-                if (r < 0)
-                        return r;
-        }
-        /* The lab is the router here: it must not configure itself from
-         * its own router advertisements. */
-        r = v6 ? sysctl_write_link("ipv6", p->bridge.name, "accept_ra", "0") : 0;
-        if (r >= 0)
-                r = link_add_address(p->bridge.name, p->bridge.address);
-        if (r >= 0 && v6)
-                r = link_add_address(p->bridge.name, v6);
-        if (r >= 0)
-                r = link_set_up(p->bridge.name);
-        fault_point("address");
-        return r;
-}
 
 static int forwarding_on(const char *lab, json_t *st) {
         _cleanup_free_ char *cur = NULL;
@@ -449,7 +401,7 @@ int lab_up(sd_bus *bus, const struct profile *p, bool *ret_usage) {
                 goto fail;
         step("Rendered %s", run);
         fault_point("render");
-        r = setup_bridge(p, model, st);
+        r = labbridge_setup(p, model, st);
         if (r < 0)
                 goto fail;
         step("Bridge %s is up with %s", p->bridge.name, p->bridge.address);
@@ -535,7 +487,7 @@ static bool last_lab(const char *self) {
 static int down_locked(const char *lab) {
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         _cleanup_free_ char *run = lab_run_dir(lab);
-        json_t *st = NULL, *u, *br, *nft;
+        json_t *st = NULL, *u, *nft;
         size_t i;
         int r, ret = 0;
 
@@ -578,12 +530,9 @@ static int down_locked(const char *lab) {
                 if (r < 0)
                         ret = r;
         }
-        br = json_object_get(st, "bridge");
-        if (br && json_is_true(json_object_get(br, "created"))) {
-                r = link_delete(json_string_value(json_object_get(br, "name")));
-                if (r < 0)
-                        ret = r;
-        }
+        r = labbridge_teardown(st);
+        if (r < 0)
+                ret = r;
         if (json_is_true(json_object_get(st, "forwarding"))) {
                 r = forwarding_restore(lab);
                 if (r < 0)
@@ -683,7 +632,7 @@ int lab_status(const char *lab, json_t **ret, bool *ret_healthy) {
         json_array_foreach(json_object_get(st, "units"), i, u)
                 json_array_append_new(units, unit_json(bus, json_string_value(u), &healthy));
         json_object_set_new(o, "units", units);
-        if (brname && link_info(brname, &br) >= 0) {
+        if (brname && labbridge_info(st, &br) >= 0) {
                 if (!json_is_true(json_object_get(br, "exists")) || !json_is_true(json_object_get(br, "up")))
                         healthy = false;
                 json_object_set_new(o, "bridge", br);

@@ -128,7 +128,8 @@ static void test_hardened_unit(void **state) {
         const char *unit = "pxelab-itest-hard.service";
         char *argv[] = { "/bin/sh", "-c",
                          "touch /usr/pxelab-itest 2>/dev/null && echo usr-writable || echo usr-read-only; "
-                         "touch /var/lib/pxelab/itest-rw && echo rw-path-ok; exec sleep 1000",
+                         "touch /var/lib/pxelab/itest-rw && echo rw-path-ok; "
+                         "(exec 3<>/dev/net/tun) && echo tun-ok; exec sleep 1000",
                          NULL };
         char *rw[] = { "/var/lib/pxelab", NULL };
         char *env[] = { "PXELAB_ITEST=yes", NULL };
@@ -179,6 +180,8 @@ static void test_hardened_unit(void **state) {
         assert_string_equal(nnp, "1");
         assert_true(journal_wait(unit, "usr-read-only", 2000));
         assert_true(journal_has(unit, "rw-path-ok"));
+        /* Devices stay usable: VMs open /dev/net/tun. */
+        assert_true(journal_has(unit, "tun-ok"));
         assert_int_equal(access("/var/lib/pxelab/itest-rw", F_OK), 0);
         assert_int_not_equal(access("/usr/pxelab-itest", F_OK), 0);
         unit_status_done(&s);

@@ -1,0 +1,245 @@
+#!/usr/bin/env bats
+# pxelab vm: VMs that network-boot from a running lab, end to end in the
+# throwaway systemd (tests/harness/sysd.bash): `pxelab up` of a profile whose
+# entries are the boot-proof payload (tests/payload/build), then BIOS, UEFI
+# (OVMF + iPXE ROM) and UEFI-PXE (OVMF's PXE, TFTP ipxe.efi) VMs under QEMU
+# boot to the payload's marker. Each machine's MAC is a `host` of the
+# profile with its own entry, so the marker tells which entry booted; the
+# services' own logs (dnsmasq's journal, nginx's access log) show the path.
+bats_require_minimum_version 1.5.0
+load common
+load ../harness/sysd
+
+LAB=vmt
+NET=10.64.0
+# Bounded waits: TCG on a loaded 2-core machine is slow, but never endless.
+BOOT_TIMEOUT=${VM_BOOT_TIMEOUT:-150}
+
+setup_file() {
+        export PAYLOAD=$OUT/vm-payload PROFILE_DIR=$OUT/lab-$LAB
+        "$REPO/tests/payload/build" "$PAYLOAD"
+        rm -rf "$PROFILE_DIR"
+        mkdir -p "$PROFILE_DIR"
+        {
+                echo "lab = \"$LAB\""
+                echo "bridge { address = \"$NET.1/24\" uplink = \"none\" }"
+                echo "menu { timeout = 0 default = \"other\" }"
+                for e in other bios uefi uefipxe; do
+                        echo "boot \"$e\" { kind = \"linux\" kernel = \"$PAYLOAD/vmlinuz\""
+                        echo "    initrd = {\"$PAYLOAD/initrd.img\"} cmdline = \"console=ttyS0 pxelab.marker=entry-$e\" }"
+                done
+                echo 'host "bios1"    { mac = "52:54:00:64:00:01" boot = "bios" }'
+                echo 'host "uefi1"    { mac = "52:54:00:64:00:02" boot = "uefi" }'
+                echo 'host "uefipxe1" { mac = "52:54:00:64:00:03" boot = "uefipxe" }'
+        } > "$PROFILE_DIR/lab.conf"
+        sysd_boot
+        sysd_run "$PXELAB" up "$PROFILE_DIR/lab.conf"
+}
+
+teardown_file() {
+        sysd_kill
+}
+
+# The serial console until the VM powers off (console follows it and ends
+# when the unit stops), bounded.
+console_until_off() {
+        sysd_run timeout "$BOOT_TIMEOUT" "$PXELAB" vm console "$LAB" "$1"
+}
+
+# dnsmasq's tags for every DHCP transaction of MAC, one line per transaction
+# ("XID tags: ..."), from the unit's journal.
+dhcp_tags() {
+        sysd_run journalctl --no-pager -o cat -u "pxelab-$LAB-dnsmasq.service" |
+                awk -v mac="$1" '
+                { sub(/^dnsmasq[^ ]*: /, ""); sub(/^dnsmasq-dhcp\[[0-9]+\]: /, "") }
+                $2 ~ /^DHCP(DISCOVER|REQUEST|ACK|OFFER)\(/ && index($0, mac) { mine[$1] = 1 }
+                $2 == "tags:" { tags[$1] = $0 }
+                END { for (x in mine) if (x in tags) print tags[x] }'
+}
+
+access_log() {
+        sysd_run cat "/run/pxelab/$LAB/log/access.log"
+}
+
+# assert_fetched IP ENTRY: nginx served ENTRY's kernel and initrd to IP,
+# status 200 and every byte.
+assert_fetched() {
+        local ip=$1 entry=$2 k i
+        k=$(stat -c %s "$PAYLOAD/vmlinuz")
+        i=$(stat -c %s "$PAYLOAD/initrd.img")
+        access_log | grep -E "^$ip .*\"GET /files/$entry/vmlinuz HTTP/1\.1\" 200 $k\$"
+        access_log | grep -E "^$ip .*\"GET /files/$entry/initrd\.img HTTP/1\.1\" 200 $i\$"
+}
+
+lease_ip() {
+        sysd_run "$PXELAB" status "$LAB" --json | jq -r --arg mac "$1" '.labs[0].leases[] | select(.mac == $mac) | .ip'
+}
+
+@test "vm: usage errors exit 2, a lab that is not up exits 1" {
+        run sysd_run "$PXELAB" vm
+        [ "$status" -eq 2 ]
+        run sysd_run "$PXELAB" vm frobnicate x
+        [ "$status" -eq 2 ]
+        run sysd_run "$PXELAB" vm start "$LAB" --firmware coreboot
+        [ "$status" -eq 2 ]
+        [[ "$output" == *"Unknown firmware 'coreboot'"* ]]
+        run sysd_run "$PXELAB" vm start "$LAB" Bad.Name
+        [ "$status" -eq 2 ]
+        run sysd_run "$PXELAB" vm start "$LAB" --mac 01:00:5e:00:00:01
+        [ "$status" -eq 2 ]
+        [[ "$output" == *"not a valid unicast MAC"* ]]
+        run sysd_run "$PXELAB" vm start "$LAB" --memory 64
+        [ "$status" -eq 2 ]
+        run sysd_run "$PXELAB" vm start "$LAB" --disk /nonexistent/disk.img
+        [ "$status" -eq 2 ]
+        run sysd_run "$PXELAB" vm start nolab
+        [ "$status" -eq 1 ]
+        [[ "$output" == *"Lab 'nolab' is not running"* ]]
+        run sysd_run "$PXELAB" vm console "$LAB" ghost --no-follow
+        [ "$status" -eq 1 ]
+        # None of that left a trace.
+        sysd_run jq -e '(.vms // {}) | length == 0' "/run/pxelab/$LAB/state.json"
+        [ -z "$(sysd_run ip -o link show type tun)" ]
+}
+
+@test "BIOS VM: SeaBIOS + iPXE ROM boots its entry over HTTP, then powers off" {
+        mac=52:54:00:64:00:01
+        run sysd_run "$PXELAB" vm start "$LAB" bios1 --firmware bios --mac $mac --memory 256
+        echo "$output"
+        [ "$status" -eq 0 ]
+        # Recorded, on a tap of the bridge, as a unit of the lab's slice that
+        # is not restarted when the guest powers off.
+        rec=$(sysd_run jq -c '.vms.bios1' "/run/pxelab/$LAB/state.json")
+        echo "$rec"
+        tap=$(jq -r .tap <<< "$rec")
+        [ "$(jq -r .mac <<< "$rec")" = $mac ]
+        [ "$(jq -r .unit <<< "$rec")" = "pxelab-$LAB-vm-bios1.service" ]
+        [ ${#tap} -le 15 ]
+        [ "$(sysd_run ip -j link show "$tap" | jq -r '.[0].master')" = "pxe-$LAB" ]
+        [ "$(sysd_run systemctl show -P Slice "pxelab-$LAB-vm-bios1.service")" = "pxelab-$LAB.slice" ]
+        [ "$(sysd_run systemctl show -P Restart "pxelab-$LAB-vm-bios1.service")" = no ]
+        # TCG is announced exactly when the record says so.
+        if [[ "$output" == *"KVM is not usable on this machine; using TCG (slow)"* ]]; then
+                [ "$(jq -r .accel <<< "$rec")" = tcg ]
+        else
+                [ "$(jq -r .accel <<< "$rec")" = kvm ]
+        fi
+
+        run console_until_off bios1
+        [ "$status" -eq 0 ]
+        [[ "$output" == *"iPXE"* ]]                     # SeaBIOS mirrors the ROM's screen
+        [[ "$output" == *"PXELAB-BOOT-OK"* ]]
+        [[ "$output" == *"PXELAB-MARKER=entry-bios"* ]]
+        # Powered off: the unit is gone, nothing restarted it; the record stays.
+        run sysd_run systemctl is-active "pxelab-$LAB-vm-bios1.service"
+        [ "$output" != active ]
+        sysd_run "$PXELAB" vm list "$LAB" --json | jq -e '.[] | select(.name == "bios1") | .active_state != "active"'
+
+        # dnsmasq saw the iPXE ROM at once (BIOS arch, user class iPXE).
+        run dhcp_tags $mac
+        echo "$output"
+        [[ "$output" == *bios* ]]
+        [[ "$output" == *ipxe* ]]
+        ip=$(lease_ip $mac)
+        [ -n "$ip" ]
+        assert_fetched "$ip" bios
+
+        run sysd_run "$PXELAB" vm stop "$LAB" bios1
+        [ "$status" -eq 0 ]
+        run sysd_run ip link show "$tap"
+        [ "$status" -ne 0 ]
+        sysd_run jq -e '.vms.bios1 == null' "/run/pxelab/$LAB/state.json"
+}
+
+@test "UEFI VM: OVMF runs the NIC's iPXE EFI ROM, no TFTP, boots its entry" {
+        mac=52:54:00:64:00:02
+        run sysd_run "$PXELAB" vm start "$LAB" uefi1 --firmware uefi --mac $mac --memory 256
+        echo "$output"
+        [ "$status" -eq 0 ]
+        # A per-VM copy of the OVMF variable store.
+        dir=$(sysd_run jq -r '.vms.uefi1.dir' "/run/pxelab/$LAB/state.json")
+        sysd_run cmp "$dir/OVMF_VARS.fd" /usr/share/OVMF/OVMF_VARS_4M.fd
+        sysd_run systemctl show -P ExecStart "pxelab-$LAB-vm-uefi1.service" | grep -q "file=$dir/OVMF_VARS.fd"
+
+        run console_until_off uefi1
+        [ "$status" -eq 0 ]
+        [[ "$output" == *"PXELAB-BOOT-OK"* ]]
+        [[ "$output" == *"PXELAB-MARKER=entry-uefi"* ]]
+        # The UEFI kernel got initrd= on its command line (else no root fs).
+        [[ "$output" == *"cmdline: "*"initrd="* ]]
+
+        # Every DHCP transaction of this MAC came from iPXE with arch x86-64 EFI.
+        run dhcp_tags $mac
+        echo "$output"
+        [ -n "$output" ]
+        [ -z "$(grep -v efi64 <<< "$output")" ]
+        [ -z "$(grep -v ipxe <<< "$output")" ]
+        ip=$(lease_ip $mac)
+        assert_fetched "$ip" uefi
+        sysd_run "$PXELAB" vm stop "$LAB" uefi1
+}
+
+@test "UEFI-PXE VM: OVMF's PXE fetches ipxe.efi over TFTP, iPXE boots its entry" {
+        mac=52:54:00:64:00:03
+        run sysd_run "$PXELAB" vm start "$LAB" uefipxe1 --firmware uefi-pxe --mac $mac --memory 256
+        [ "$status" -eq 0 ]
+        sysd_run systemctl show -P ExecStart "pxelab-$LAB-vm-uefipxe1.service" | grep -q 'romfile= '
+
+        run console_until_off uefipxe1
+        [ "$status" -eq 0 ]
+        [[ "$output" == *"Start PXE over IPv4"* ]]
+        [[ "$output" == *"PXELAB-MARKER=entry-uefipxe"* ]]
+
+        # First the firmware (efi64, not iPXE), then iPXE (efi64 + ipxe).
+        run dhcp_tags $mac
+        echo "$output"
+        echo "$output" | grep efi64 | grep -vq ipxe
+        echo "$output" | grep efi64 | grep -q ipxe
+        ip=$(lease_ip $mac)
+        sysd_run journalctl --no-pager -o cat -u "pxelab-$LAB-dnsmasq.service" |
+                grep -E "sent /.*/ipxe\.efi to $ip\$"
+        assert_fetched "$ip" uefipxe
+        sysd_run "$PXELAB" vm stop "$LAB" uefipxe1
+}
+
+@test "vm start: default names, derived MACs, a created disk; stop --all; down stops VMs" {
+        sysd_run "$PXELAB" vm start "$LAB" --disk 1G
+        sysd_run "$PXELAB" vm start "$LAB"
+        run sysd_run "$PXELAB" vm list "$LAB" --json
+        echo "$output"
+        [ "$(jq -r '[.[].name] | join(" ")' <<< "$output")" = "vm1 vm2" ]
+        [ "$(jq -r '[.[] | select(.active_state == "active")] | length' <<< "$output")" = 2 ]
+        # MACs: locally administered QEMU range, stable, distinct.
+        m1=$(jq -r '.[0].mac' <<< "$output")
+        m2=$(jq -r '.[1].mac' <<< "$output")
+        [[ "$m1" =~ ^52:54:00:[0-9a-f]{2}:[0-9a-f]{2}:[0-9a-f]{2}$ ]]
+        [ "$m1" != "$m2" ]
+        # The disk: a 1 GiB qcow2 in the VM's dir, attached after the NIC.
+        disk=$(jq -r '.[0].dir' <<< "$output")/disk.qcow2
+        [ "$(sysd_run qemu-img info --output=json -U "$disk" | jq -r '.format + " " + (."virtual-size" | tostring)')" = "qcow2 1073741824" ]
+        sysd_run systemctl show -P ExecStart "pxelab-$LAB-vm-vm1.service" | grep -q "file=$disk,.*format=qcow2"
+        # A second start of a running VM is refused.
+        run sysd_run "$PXELAB" vm start "$LAB" vm1
+        [ "$status" -eq 2 ]
+        [[ "$output" == *"already running"* ]]
+
+        # Stop one and start it again: same MAC.
+        sysd_run "$PXELAB" vm stop "$LAB" vm1
+        sysd_run "$PXELAB" vm start "$LAB" vm1
+        [ "$(sysd_run jq -r .vms.vm1.mac "/run/pxelab/$LAB/state.json")" = "$m1" ]
+
+        run sysd_run "$PXELAB" vm stop "$LAB" --all
+        [ "$status" -eq 0 ]
+        sysd_run jq -e '.vms | length == 0' "/run/pxelab/$LAB/state.json"
+        [ -z "$(sysd_run ip -o link show type tun)" ]
+        [ -z "$(sysd_run systemctl list-units --plain --no-legend "pxelab-$LAB-vm-*")" ]
+
+        # down takes running VMs with it.
+        sysd_run "$PXELAB" vm start "$LAB" vm3 --firmware uefi
+        run sysd_run "$PXELAB" down "$LAB"
+        [ "$status" -eq 0 ]
+        [ -z "$(sysd_run ip -o link show type tun)" ]
+        [ -z "$(sysd_run systemctl list-units --all --plain --no-legend "pxelab-$LAB-vm-*")" ]
+        run sysd_run "$PXELAB" vm list "$LAB"
+        [ "$status" -eq 1 ]
+}

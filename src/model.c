@@ -141,9 +141,9 @@ int model_build(const struct profile *p, const char *run_dir, const char *state_
                 json_object_set_new(json_object_get(m, "bridge"), "ipv6_address", json_sprintf("%s1", ula));
                 json_object_set_new(json_object_get(m, "bridge"), "ipv6_cidr", json_sprintf("%s1/64", ula));
         }
-        json_object_set_new(m, "dhcp", json_pack("{s:s, s:b, s:b, s:s, s:s, s:s, s:s}",
+        json_object_set_new(m, "dhcp", json_pack("{s:s, s:b, s:s, s:s, s:s, s:s}",
                 "mode", p->dhcp.mode, "server", streq(p->dhcp.mode, "server"),
-                "proxy", streq(p->dhcp.mode, "proxy"), "range_start", ipstr(p->dhcp.range_start, a),
+                "range_start", ipstr(p->dhcp.range_start, a),
                 "range_end", "", "lease", p->dhcp.lease, "leasefile", leases));
         json_object_set_new(json_object_get(m, "dhcp"), "range_end",
                             json_string(ipstr(p->dhcp.range_end, b)));

@@ -1093,7 +1093,7 @@ static bool derive_range(const struct subnet *sn, uint32_t *start, uint32_t *end
 }
 
 static void build_dhcp(struct builder *b) {
-        static const char *const modes[] = { "server", "proxy", NULL };
+        static const char *const modes[] = { "server", NULL };
         struct parse_ctx *ctx = b->ctx;
         struct profile *p = b->p;
         struct subnet *sn = &b->subnet;
@@ -1105,7 +1105,12 @@ static void build_dhcp(struct builder *b) {
         unsigned n_range = s.cfg ? cfg_size(s.cfg, "range") : 0;
 
         p->dhcp.mode = xstrdup("server");
-        if (mode.value && check_choice(ctx, &mode, mode.value, modes) >= 0) {
+        /* Proxy DHCP needs another DHCP server on the same segment, and the
+         * lab's bridge is a network of its own: refuse it plainly. */
+        if (streq(mode.value, "proxy"))
+                problem_value(&ctx->problems, mode.line, mode.field, mode.value,
+                              "is not supported: the lab's bridge is its own network, use 'server'");
+        else if (mode.value && check_choice(ctx, &mode, mode.value, modes) >= 0) {
                 free(p->dhcp.mode);
                 p->dhcp.mode = xstrdup(mode.value);
         }

@@ -289,7 +289,7 @@ static char *describe_failure(sd_bus *bus, const char *name, const char *job_res
         if (code == 1)          /* CLD_EXITED */
                 return xasprintf("%s, status %d", result, status);
         if (code == 2 || code == 3)     /* CLD_KILLED, CLD_DUMPED */
-                return xasprintf("%s, signal %s", result, sigabbrev_np(status) ? sigabbrev_np(status) : "?");
+                return xasprintf("%s, SIG%s", result, sigabbrev_np(status) ? sigabbrev_np(status) : "?");
         return xstrdup(result);
 }
 
@@ -395,8 +395,29 @@ static int append_strv(sd_bus_message *m, const char *key, char **v) {
         return r;
 }
 
+/* systemd expands "$VAR", "${VAR}" and "$$" in the arguments of ExecStart:
+ * doubling every '$' passes them on literally. */
+static char *escape_dollars(const char *s) {
+        char *e = xcalloc(2 * strlen(s) + 1, 1), *p = e;
+        for (; *s; s++) {
+                if (*s == '$')
+                        *p++ = '$';
+                *p++ = *s;
+        }
+        return e;
+}
+
 /* ExecStart: a(sasb) = path, argv (with argv[0]), ignore-failure. */
 static int append_exec_start(sd_bus_message *m, char **argv) {
+        _cleanup_strv_free_ char **args = NULL;
+        size_t n = 0;
+
+        while (argv[n])
+                n++;
+        args = xcalloc(n + 1, sizeof(char *));
+        for (size_t i = 0; i < n; i++)
+                args[i] = escape_dollars(argv[i]);
+
         int r = sd_bus_message_open_container(m, 'r', "sv");
         if (r >= 0)
                 r = sd_bus_message_append(m, "s", "ExecStart");
@@ -409,7 +430,7 @@ static int append_exec_start(sd_bus_message *m, char **argv) {
         if (r >= 0)
                 r = sd_bus_message_append(m, "s", argv[0]);
         if (r >= 0)
-                r = sd_bus_message_append_strv(m, argv);
+                r = sd_bus_message_append_strv(m, args);
         if (r >= 0)
                 r = sd_bus_message_append(m, "b", 0);
         for (int i = 0; i < 4 && r >= 0; i++)
@@ -471,9 +492,9 @@ static int append_properties(sd_bus_message *m, const struct unit_spec *spec) {
         if (r >= 0)
                 r = append_b(m, "ProtectKernelLogs", true);
         if (r >= 0)
-                r = append_b(m, "ProtectClock", true);
-        if (r >= 0)
                 r = append_b(m, "ProtectHostname", true);
+        /* No ProtectClock=: it implies a device allow-list (char-rtc), and VMs
+         * need /dev/net/tun and /dev/kvm. */
         if (r >= 0)
                 r = append_b(m, "RestrictSUIDSGID", true);
         if (r >= 0)

@@ -19,7 +19,8 @@ struct unit_spec {
         const char *name;               /* "pxelab-LAB-dnsmasq.service" */
         const char *slice;              /* "pxelab-LAB.slice"; NULL: system.slice */
         const char *description;        /* NULL: the command line */
-        char **argv;                    /* NULL-terminated; argv[0] an absolute path */
+        char **argv;                    /* NULL-terminated; argv[0] an absolute path;
+                                         * passed literally (no $VAR expansion) */
         const char *type;               /* "simple" (NULL), "exec", "notify", "forking" */
         const char *restart;            /* NULL: "on-failure"; "no" for VMs */
         char **read_write_paths;        /* ReadWritePaths= (must exist; "-PATH" if optional) */
@@ -33,7 +34,7 @@ struct unit_spec {
 /* Always set on top of the spec: Restart=on-failure (RestartSec=200ms),
  * ProtectSystem=strict, ProtectHome=yes, PrivateTmp=yes, NoNewPrivileges=yes,
  * ProtectControlGroups, ProtectKernelModules, ProtectKernelTunables,
- * ProtectKernelLogs, ProtectClock, ProtectHostname, RestrictSUIDSGID,
+ * ProtectKernelLogs, ProtectHostname, RestrictSUIDSGID,
  * LockPersonality, RestrictRealtime, output to the journal, KillMode=mixed,
  * TimeoutStartSec=30s, TimeoutStopSec=5s. Failed units are not garbage
  * collected (CollectMode stays "inactive"), so they can be inspected. */

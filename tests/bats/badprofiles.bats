@@ -20,7 +20,10 @@ load common
 }
 
 @test "no bad profile makes render create anything" {
+        # (*-files-* profiles are valid but name missing files: render, which
+        # does not need the files, renders those; check and up refuse them.)
         for conf in tests/bad-profiles/*.conf; do
+                [[ "$conf" == *-files-* ]] && continue
                 dest="$OUT/bad-render-$$"
                 run "$PXELAB" render "$conf" -o "$dest"
                 [ "$status" -eq 2 ]

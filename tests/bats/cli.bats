@@ -83,6 +83,6 @@ boot "rescue" {
 CONF
         run --separate-stderr "$PXELAB" check "$d/lab.conf"
         [ "$status" -eq 2 ]
-        [ "$stderr" = "$d/lab.conf:4: boot.rescue.kernel: '$d/missing-kernel' does not exist" ]
+        [ "$stderr" = "$d/lab.conf:4: boot.rescue.kernel: 'missing-kernel' does not exist" ]
         rm -rf "$d"
 }

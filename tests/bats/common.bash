@@ -3,6 +3,8 @@ REPO=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
 PXELAB=${PXELAB:-$REPO/pxelab-asan}
 export PXELAB_TEMPLATES=${PXELAB_TEMPLATES:-$REPO/templates}
 OUT=$REPO/tests/out
+# The corpus expects no wimboot from the environment.
+unset PXELAB_WIMBOOT
 mkdir -p "$OUT"
 # Integration suites bind the repo into the throwaway systemd (it may live
 # under /tmp, which is private in there).

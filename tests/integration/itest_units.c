@@ -242,6 +242,30 @@ static void test_failing_service_reports_its_journal(void **state) {
         stop(unit);
 }
 
+static void test_arguments_are_literal(void **state) {
+        const char *unit = "pxelab-itest-lit.service";
+        char *argv[] = { "/bin/sh", "-c", "echo \"lit:$1|$2|$3|$4|$5\"; exec sleep 1000", "sh",
+                         "a$HOME", "$PATH", "b$$c", "d%n", "e;f \\g", NULL };
+        struct unit_spec spec = { .name = unit, .slice = SLICE, .argv = argv };
+
+        assert_int_equal(units_start(bus, &spec), 0);
+        assert_true(journal_wait(unit, "lit:a$HOME|$PATH|b$$c|d%n|e;f \\g", 2000));
+        stop(unit);
+}
+
+static void test_service_killed_at_start(void **state) {
+        const char *unit = "pxelab-itest-sig.service";
+        char *argv[] = { "/bin/sh", "-c", "kill -KILL $$", NULL };     /* "$$": not expanded by systemd */
+        struct unit_spec spec = { .name = unit, .slice = SLICE, .argv = argv, .restart = "no" };
+        _cleanup_free_ char *log = NULL;
+
+        capture_start();
+        assert_true(units_start(bus, &spec) < 0);
+        log = capture_end();
+        assert_non_null(strstr(log, "Failed to start unit 'pxelab-itest-sig.service': signal, SIGKILL\n"));
+        stop(unit);
+}
+
 static void test_name_waiting_for_restart_is_taken_over(void **state) {
         const char *unit = "pxelab-itest-flap.service";
         char *flap[] = { "systemd-run", "--quiet", "--unit", (char *) unit, "-p", "Restart=always",
@@ -471,6 +495,8 @@ int main(int argc, char *argv[]) {
                 cmocka_unit_test(test_missing_binary),
                 cmocka_unit_test(test_failed_name_is_reused),
                 cmocka_unit_test(test_name_waiting_for_restart_is_taken_over),
+                cmocka_unit_test(test_service_killed_at_start),
+                cmocka_unit_test(test_arguments_are_literal),
                 cmocka_unit_test(test_running_name_is_eexist),
                 cmocka_unit_test(test_stop_twice),
                 cmocka_unit_test(test_restart),

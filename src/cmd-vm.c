@@ -8,6 +8,7 @@
 #include "commands.h"
 #include "lab.h"
 #include "log.h"
+#include "profile.h"
 #include "state.h"
 #include "units.h"
 #include "util.h"
@@ -25,6 +26,22 @@ static int load_lab(const char *lab, json_t **ret) {
         return r;
 }
 
+/* A VM the lab's profile declares starts with the declared settings, unless
+ * the command line says otherwise. A profile that no longer parses is just
+ * not used. The request then points into *RET. */
+static void apply_profile(json_t *st, struct vm_request *req, struct profile **ret) {
+        const char *path = json_string_value(json_object_get(st, "profile"));
+        _cleanup_strv_free_ char **errors = NULL;
+        struct profile *p = NULL;
+
+        if (!req->name || !path || profile_parse(path, NULL, &errors, &p) < 0)
+                return;
+        for (size_t i = 0; i < p->n_vms; i++)
+                if (streq(p->vms[i].name, req->name))
+                        vm_request_from_decl(&p->vms[i], req);
+        *ret = p;
+}
+
 static int vm_start_cmd(int argc, char *argv[]) {
         static const struct option opts[] = {
                 { "firmware", required_argument, NULL, 'f' },
@@ -36,6 +53,7 @@ static int vm_start_cmd(int argc, char *argv[]) {
         };
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         _cleanup_(json_decrefp) json_t *st = NULL;
+        _cleanup_(profile_freep) struct profile *profile = NULL;
         _cleanup_free_ char *name = NULL;
         struct vm_request req = {};
         const char *lab;
@@ -83,8 +101,10 @@ static int vm_start_cmd(int argc, char *argv[]) {
         if (lock < 0)
                 return EXIT_RUNTIME;
         r = load_lab(lab, &st);
-        if (r >= 0)
+        if (r >= 0) {
+                apply_profile(st, &req, &profile);
                 r = units_connect(&bus);
+        }
         if (r >= 0)
                 r = vm_start(bus, lab, st, &req, &usage, &kvm, &name);
         else

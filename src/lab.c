@@ -379,7 +379,9 @@ int lab_up(sd_bus *bus, const struct profile *p, bool *ret_usage) {
         fresh = r == -ENOENT;
         r = preflight(p, st, &uplink);
         if (r < 0) {
-                *ret_usage = true;
+                /* Collisions are the profile's fault; anything else
+                 * (OVSDB down, netlink errors) is a runtime failure. */
+                *ret_usage = r == -EEXIST || r == -EADDRINUSE || r == -ENODEV;
                 goto out;
         }
         step("Checked profile %s and this host", p->path);

@@ -97,6 +97,13 @@ static void buf_puts(struct buf *b, const char *s) {
         buf_append(b, s, strlen(s));
 }
 
+static char *xstrndup(const char *s, size_t n) {
+        char *r = strndup(s, n);
+        if (!r)
+                abort();
+        return r;
+}
+
 static bool is_blank(char c) {
         return c == ' ' || c == '\t';
 }
@@ -206,9 +213,7 @@ static int parse_name(struct parser *p, unsigned line, const char *name, char **
                         strv_free(path);
                         return parser_error(p, line, "invalid tag name '%s'", name);
                 }
-                path[i++] = strndup(s, len);
-                if (!path[i - 1])
-                        abort();
+                path[i++] = xstrndup(s, len);
                 s += len;
                 if (!*s)
                         break;
@@ -253,10 +258,8 @@ static int parse_delimiters(struct parser *p, unsigned line, const char *content
 
         free(p->open);
         free(p->close);
-        p->open = strndup(o, olen);
-        p->close = strndup(c, clen);
-        if (!p->open || !p->close)
-                abort();
+        p->open = xstrndup(o, olen);
+        p->close = xstrndup(c, clen);
         parser_set_closings(p);
         return 0;
 }
@@ -372,9 +375,7 @@ static int parse_tag(struct parser *p, const char *tag) {
         len = end - content;
         while (len > 0 && is_space(content[len - 1]))
                 len--;
-        name = strndup(content, len);
-        if (!name)
-                abort();
+        name = xstrndup(content, len);
 
         begin = tag;
         next = after;
@@ -411,7 +412,7 @@ static int parse_tag(struct parser *p, const char *tag) {
                         .type = NODE_PARTIAL,
                         .line = line,
                         .name = name,
-                        .indent = standalone ? strndup(begin, tag - begin) : NULL,
+                        .indent = standalone ? xstrndup(begin, tag - begin) : NULL,
                 });
                 return 0;
 

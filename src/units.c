@@ -438,24 +438,35 @@ static int append_exec_start(sd_bus_message *m, char **argv) {
         return r;
 }
 
-static int append_properties(sd_bus_message *m, const struct unit_spec *spec) {
-        _cleanup_free_ char *desc = NULL;
-        char *empty[] = { NULL };
-        int r = 0;
+/* Always on. No ProtectClock=: it implies a device allow-list (char-rtc),
+ * and VMs need /dev/net/tun and /dev/kvm. */
+static const char *const hardening[] = {
+        "PrivateTmp", "NoNewPrivileges", "ProtectControlGroups", "ProtectKernelModules",
+        "ProtectKernelTunables", "ProtectKernelLogs", "ProtectHostname", "RestrictSUIDSGID",
+        "LockPersonality", "RestrictRealtime",
+};
 
-        if (!spec->description) {
-                size_t len = 0;
-                for (char **a = spec->argv; *a; a++)
-                        len += strlen(*a) + 1;
-                desc = xcalloc(1, len + 1);
-                for (char **a = spec->argv; *a; a++) {
-                        if (a != spec->argv)
-                                strcat(desc, " ");
-                        strcat(desc, *a);
-                }
+static char *join_argv(char **argv) {
+        size_t len = 1;
+        char *s;
+
+        for (char **a = argv; *a; a++)
+                len += strlen(*a) + 1;
+        s = xcalloc(1, len);
+        for (char **a = argv; *a; a++) {
+                if (a != argv)
+                        strcat(s, " ");
+                strcat(s, *a);
         }
-        if (r >= 0)
-                r = append_s(m, "Description", spec->description ? spec->description : desc);
+        return s;
+}
+
+static int append_properties(sd_bus_message *m, const struct unit_spec *spec) {
+        _cleanup_free_ char *desc = spec->description ? NULL : join_argv(spec->argv);
+        char *empty[] = { NULL };
+        int r;
+
+        r = append_s(m, "Description", spec->description ? spec->description : desc);
         if (r >= 0 && spec->slice)
                 r = append_s(m, "Slice", spec->slice);
         if (r >= 0)
@@ -479,28 +490,8 @@ static int append_properties(sd_bus_message *m, const struct unit_spec *spec) {
                 r = append_s(m, "ProtectSystem", "strict");
         if (r >= 0)
                 r = append_s(m, "ProtectHome", "yes");
-        if (r >= 0)
-                r = append_b(m, "PrivateTmp", true);
-        if (r >= 0)
-                r = append_b(m, "NoNewPrivileges", true);
-        if (r >= 0)
-                r = append_b(m, "ProtectControlGroups", true);
-        if (r >= 0)
-                r = append_b(m, "ProtectKernelModules", true);
-        if (r >= 0)
-                r = append_b(m, "ProtectKernelTunables", true);
-        if (r >= 0)
-                r = append_b(m, "ProtectKernelLogs", true);
-        if (r >= 0)
-                r = append_b(m, "ProtectHostname", true);
-        /* No ProtectClock=: it implies a device allow-list (char-rtc), and VMs
-         * need /dev/net/tun and /dev/kvm. */
-        if (r >= 0)
-                r = append_b(m, "RestrictSUIDSGID", true);
-        if (r >= 0)
-                r = append_b(m, "LockPersonality", true);
-        if (r >= 0)
-                r = append_b(m, "RestrictRealtime", true);
+        for (size_t i = 0; i < ELEMENTSOF(hardening) && r >= 0; i++)
+                r = append_b(m, hardening[i], true);
         if (r >= 0)
                 r = append_b(m, "PrivateNetwork", spec->private_network);
         if (r >= 0)

@@ -497,6 +497,19 @@ static int make_record(const char *lab, json_t *st, json_t *vms, const struct vm
         return *ret ? 0 : -ENOMEM;
 }
 
+void vm_request_from_decl(const struct vm_decl *d, struct vm_request *req) {
+        if (!req->name)
+                req->name = d->name;
+        if (!req->firmware)
+                req->firmware = d->firmware;
+        if (!req->mac)
+                req->mac = d->mac;
+        if (!req->memory)
+                req->memory = d->memory;
+        if (!req->disk)
+                req->disk = d->disk;
+}
+
 /* Undoes a start that failed half-way: unit, tap, record. */
 static void start_rollback(sd_bus *bus, const char *lab, json_t *st, const char *name, json_t *rec, bool unit) {
         if (unit)

@@ -16,6 +16,8 @@
 #include <stdbool.h>
 #include <systemd/sd-bus.h>
 
+#include "profile.h"
+
 #define VM_OVMF_CODE "/usr/share/OVMF/OVMF_CODE_4M.fd"
 #define VM_OVMF_VARS "/usr/share/OVMF/OVMF_VARS_4M.fd"
 #define VM_MEMORY_DEFAULT 512
@@ -82,6 +84,10 @@ struct vm_request {
         const char *disk;       /* SIZE or path (relative paths are made absolute) */
         bool vnc;
 };
+
+/* Fills the fields REQ leaves unset from the profile's declaration D
+ * (`vm "NAME" { firmware mac memory disk }`); REQ then points into D. */
+void vm_request_from_decl(const struct vm_decl *d, struct vm_request *req);
 
 /* Starts a VM in lab LAB whose state record ST the caller holds under the
  * global lock: records it in ST["vms"] (saved) before creating the tap and

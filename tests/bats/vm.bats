@@ -31,6 +31,7 @@ setup_file() {
                 echo 'host "bios1"    { mac = "52:54:00:64:00:01" boot = "bios" }'
                 echo 'host "uefi1"    { mac = "52:54:00:64:00:02" boot = "uefi" }'
                 echo 'host "uefipxe1" { mac = "52:54:00:64:00:03" boot = "uefipxe" }'
+                echo 'vm "decl1" { firmware = "uefi-pxe" memory = 300 mac = "52:54:00:64:00:09" }'
         } > "$PROFILE_DIR/lab.conf"
         sysd_boot
         sysd_run "$PXELAB" up "$PROFILE_DIR/lab.conf"
@@ -202,7 +203,7 @@ lease_ip() {
         sysd_run "$PXELAB" vm stop "$LAB" uefipxe1
 }
 
-@test "vm start: default names, derived MACs, a created disk; stop --all; down stops VMs" {
+@test "vm start: names, MACs, disks, profile-declared VMs; stop --all; down stops VMs" {
         sysd_run "$PXELAB" vm start "$LAB" --disk 1G
         sysd_run "$PXELAB" vm start "$LAB"
         run sysd_run "$PXELAB" vm list "$LAB" --json
@@ -222,6 +223,34 @@ lease_ip() {
         run sysd_run "$PXELAB" vm start "$LAB" vm1
         [ "$status" -eq 2 ]
         [[ "$output" == *"already running"* ]]
+
+        # An existing raw image: QEMU holds it open read-write (the unit's
+        # sandbox lets it write that one file).
+        rm -f "$OUT/vm-raw.img"
+        truncate -s 64M "$OUT/vm-raw.img"
+        sysd_run "$PXELAB" vm start "$LAB" raw1 --disk "$OUT/vm-raw.img"
+        sysd_run systemctl show -P ExecStart "pxelab-$LAB-vm-raw1.service" | grep -q "file=$OUT/vm-raw.img,.*format=raw"
+        pid=$(sysd_run systemctl show -P MainPID "pxelab-$LAB-vm-raw1.service")
+        for _ in $(seq 100); do
+                fd=$(sysd_run sh -c "ls -l /proc/$pid/fd | grep -F '$OUT/vm-raw.img' | awk '{print \$9}' | head -n1")
+                [ -n "$fd" ] && break
+                sleep 0.2
+        done
+        [ -n "$fd" ]
+        flags=$(sysd_run awk '/^flags:/ { print $2 }' "/proc/$pid/fdinfo/$fd")
+        [ $((8#$flags & 3)) -eq 2 ]     # O_RDWR
+        [ "$(sysd_run systemctl is-active "pxelab-$LAB-vm-raw1.service")" = active ]
+        sysd_run "$PXELAB" vm stop "$LAB" raw1
+
+        # A VM the profile declares starts with its settings; options win.
+        sysd_run "$PXELAB" vm start "$LAB" decl1
+        [ "$(sysd_run jq -r '.vms.decl1 | .firmware + " " + (.memory | tostring) + " " + .mac' \
+                "/run/pxelab/$LAB/state.json")" = "uefi-pxe 300 52:54:00:64:00:09" ]
+        sysd_run "$PXELAB" vm stop "$LAB" decl1
+        sysd_run "$PXELAB" vm start "$LAB" decl1 --firmware bios --memory 260
+        [ "$(sysd_run jq -r '.vms.decl1 | .firmware + " " + (.memory | tostring) + " " + .mac' \
+                "/run/pxelab/$LAB/state.json")" = "bios 260 52:54:00:64:00:09" ]
+        sysd_run "$PXELAB" vm stop "$LAB" decl1
 
         # Stop one and start it again: same MAC.
         sysd_run "$PXELAB" vm stop "$LAB" vm1

@@ -36,6 +36,7 @@ _sysd_err() {
 
 # The script PID 1 of the new namespaces runs before it execs systemd.
 # $1 = state dir, $2 = cgroup name, $3 = private dirs, $4... = host paths to bind.
+# shellcheck disable=SC2016 # expanded by the namespace's shell, not here
 _sysd_inner='
 set -eu
 state=$1 cg=$2 private=$3
@@ -45,8 +46,8 @@ shift 3
 # host root (systemd derives its root from its own cgroup).
 for h in systemd unified; do
         [ -d /sys/fs/cgroup/$h ] || continue
-        mkdir -p /sys/fs/cgroup/$h/$cg
-        echo $$ > /sys/fs/cgroup/$h/$cg/cgroup.procs
+        mkdir -p "/sys/fs/cgroup/$h/$cg"
+        echo $$ > "/sys/fs/cgroup/$h/$cg/cgroup.procs"
 done
 
 mount -t tmpfs -o mode=0755,nosuid,nodev tmpfs /run
@@ -71,13 +72,13 @@ for e in /dev/*; do
         console|log|kmsg|pts|shm|mqueue|hugepages|ptmx|core|fd|stdin|stdout|stderr|tty[0-9]*|vcs*|initctl) continue ;;
         esac
         if [ -L "$e" ]; then
-                cp -P "$e" $stage/dev/$n
+                cp -P "$e" "$stage/dev/$n"
         elif [ -d "$e" ]; then
-                mkdir $stage/dev/$n
-                mount --rbind "$e" $stage/dev/$n
+                mkdir "$stage/dev/$n"
+                mount --rbind "$e" "$stage/dev/$n"
         elif [ -c "$e" ] || [ -b "$e" ]; then
-                touch $stage/dev/$n
-                mount --bind "$e" $stage/dev/$n
+                touch "$stage/dev/$n"
+                mount --bind "$e" "$stage/dev/$n"
         fi
 done
 touch $stage/dev/console
@@ -99,17 +100,17 @@ mount -t tmpfs -o mode=0755,nosuid,nodev,noexec tmpfs $stage/cg
 for e in /sys/fs/cgroup/*; do
         n=${e#/sys/fs/cgroup/}
         if [ -L "$e" ]; then
-                cp -P "$e" $stage/cg/$n
+                cp -P "$e" "$stage/cg/$n"
         elif mountpoint -q "$e"; then
-                mkdir $stage/cg/$n
-                mount --bind "$e" $stage/cg/$n
+                mkdir "$stage/cg/$n"
+                mount --bind "$e" "$stage/cg/$n"
         fi
 done
 
 for d in $private; do
-        [ -d $d ] || continue
-        [ $d = /run ] && continue
-        mount -t tmpfs -o mode=$(stat -c %a $d),nosuid,nodev tmpfs $d
+        [ -d "$d" ] || continue
+        [ "$d" = /run ] && continue
+        mount -t tmpfs -o "mode=$(stat -c %a "$d"),nosuid,nodev" tmpfs "$d"
 done
 chmod 1777 /tmp /var/tmp
 
@@ -149,7 +150,7 @@ for u in /lib/systemd/system/*.wants/* /lib/systemd/system/*.requires/* \
         case $n in
         systemd-journald.service|systemd-journald.socket|systemd-journald-dev-log.socket) continue ;;
         esac
-        ln -sf /dev/null /run/systemd/system/$n
+        ln -sf /dev/null "/run/systemd/system/$n"
 done
 for n in systemd-remount-fs.service systemd-fsck-root.service systemd-tmpfiles-setup.service \
          systemd-tmpfiles-setup-dev.service systemd-tmpfiles-clean.timer systemd-sysctl.service \
@@ -160,14 +161,14 @@ for n in systemd-remount-fs.service systemd-fsck-root.service systemd-tmpfiles-s
          ldconfig.service systemd-journal-catalog-update.service systemd-update-done.service \
          systemd-pstore.service systemd-timesyncd.service apparmor.service dbus.socket dbus.service \
          systemd-journald-audit.socket tmp.mount; do
-        ln -sf /dev/null /run/systemd/system/$n
+        ln -sf /dev/null "/run/systemd/system/$n"
 done
 # No generators either (fstab, getty, sysv, ...): a /dev/null link in the
 # first generator directory masks one.
 mkdir -p /run/systemd/system-generators
 for g in /usr/lib/systemd/system-generators/* /lib/systemd/system-generators/*; do
         [ -e "$g" ] || continue
-        ln -sf /dev/null /run/systemd/system-generators/${g##*/}
+        ln -sf /dev/null "/run/systemd/system-generators/${g##*/}"
 done
 
 cat > /run/pxelab-sysd/udhcpc.script <<"EOT"

@@ -258,10 +258,12 @@ static void test_service_killed_at_start(void **state) {
         char *argv[] = { "/bin/sh", "-c", "kill -KILL $$", NULL };     /* "$$": not expanded by systemd */
         struct unit_spec spec = { .name = unit, .slice = SLICE, .argv = argv, .restart = "no" };
         _cleanup_free_ char *log = NULL;
+        int r;
 
         capture_start();
-        assert_true(units_start(bus, &spec) < 0);
+        r = units_start(bus, &spec);
         log = capture_end();
+        assert_true(r < 0);
         assert_non_null(strstr(log, "Failed to start unit 'pxelab-itest-sig.service': signal, SIGKILL\n"));
         stop(unit);
 }
@@ -332,10 +334,12 @@ static void test_failed_name_is_reused(void **state) {
         char *good[] = { "/bin/sleep", "1000", NULL };
         struct unit_spec spec = { .name = unit, .slice = SLICE, .argv = bad, .restart = "no" };
         struct unit_status s;
+        int r;
 
         capture_start();
-        assert_true(units_start(bus, &spec) < 0);
+        r = units_start(bus, &spec);
         free(capture_end());
+        assert_true(r < 0);
         s = status_of(unit);
         assert_string_equal(s.active_state, "failed");
         unit_status_done(&s);
@@ -422,14 +426,15 @@ static void test_list_and_stop_slice(void **state) {
                                    .argv = sleep_argv };
         _cleanup_strv_free_ char **names = NULL, **after = NULL;
         struct unit_status s;
-        int n = -1;
+        int n = -1, r;
 
         assert_int_equal(units_start(bus, &a), 0);
         assert_int_equal(units_start(bus, &b), 0);
         assert_int_equal(units_start(bus, &other), 0);
         capture_start();
-        assert_true(units_start(bus, &c) < 0);
+        r = units_start(bus, &c);
         free(capture_end());
+        assert_true(r < 0);
 
         assert_int_equal(units_list(bus, "pxelab-itestl-*", &names), 3);
         assert_string_equal(names[0], "pxelab-itestl-a.service");

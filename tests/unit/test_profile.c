@@ -180,7 +180,7 @@ static void test_everything_set_ok(void **state) {
                 "  existing = \"use\"\n"
                 "  datapath_type = \"netdev\"\n"
                 "}\n"
-                "dhcp { mode = \"proxy\" range = {\"192.168.7.2\", \"192.168.7.5\"} lease = \"infinite\" }\n"
+                "dhcp { mode = \"server\" range = {\"192.168.7.2\", \"192.168.7.5\"} lease = \"infinite\" }\n"
                 "menu { title = \"Lab (A) [1]: go!\" default = \"net\" timeout = 0 }\n"
                 "boot \"disk\" { kind = \"local\" }\n"
                 "boot \"net\" { kind = \"chain\" url = \"https://boot.example/a/b.ipxe?x=1%20\" }\n"
@@ -195,7 +195,7 @@ static void test_everything_set_ok(void **state) {
         assert_string_equal(p->bridge.ovsdb, "/run/ovs.sock");
         assert_string_equal(p->bridge.existing, "use");
         assert_string_equal(p->bridge.datapath_type, "netdev");
-        assert_string_equal(p->dhcp.mode, "proxy");
+        assert_string_equal(p->dhcp.mode, "server");
         assert_range(p, "192.168.7.2", "192.168.7.5");
         assert_string_equal(p->dhcp.lease, "infinite");
         assert_string_equal(p->menu.title, "Lab (A) [1]: go!");

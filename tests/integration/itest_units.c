@@ -161,7 +161,15 @@ static void test_hardened_unit(void **state) {
         assert_show(unit, "PrivateTmp", "yes");
         assert_show(unit, "NoNewPrivileges", "yes");
         assert_show(unit, "ProtectKernelTunables", "yes");
+        assert_show(unit, "ProtectKernelModules", "yes");
+        assert_show(unit, "ProtectKernelLogs", "yes");
         assert_show(unit, "ProtectControlGroups", "yes");
+        assert_show(unit, "ProtectHostname", "yes");
+        assert_show(unit, "RestrictSUIDSGID", "yes");
+        assert_show(unit, "LockPersonality", "yes");
+        assert_show(unit, "RestrictRealtime", "yes");
+        assert_show(unit, "StandardOutput", "journal");
+        assert_show(unit, "TimeoutStopUSec", "5s");
         assert_show(unit, "CapabilityBoundingSet", "cap_net_bind_service cap_net_raw");
         assert_show(unit, "Restart", "on-failure");
         assert_show(unit, "RestartUSec", "200ms");

@@ -72,8 +72,9 @@ demo: deps
 	$(MAKE) all
 	./scripts/demo
 
+# Each libFuzzer target for FUZZ_SECONDS (default 20) with its seed corpus.
 fuzz:
-	./tests/fuzz/run
+	FUZZ_OUT=$(B)/fuzz ./tests/fuzz/run
 
 bench: all
 	./bench/lifecycle

@@ -44,9 +44,10 @@ int cmd_check(int argc, char *argv[]) {
                 print_errors(errors);
                 return EXIT_USAGE;
         }
+        /* What model_build() refuses is the profile's doing (it logged why). */
         r = model_build(p, "/run/pxelab/check", "/var/lib/pxelab/check", &model);
         if (r < 0)
-                return EXIT_RUNTIME;
+                return r == -EINVAL ? EXIT_USAGE : EXIT_RUNTIME;
         printf("Profile %s: lab '%s', bridge %s %s, %zu boot entries, %zu hosts\n", argv[1], p->lab,
                p->bridge.name, p->bridge.address, p->n_boots, p->n_hosts);
         json_array_foreach(json_object_get(model, "files"), i, f) {

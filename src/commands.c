@@ -28,6 +28,16 @@ const struct command commands[] = {
         { "status", cmd_status, "[LAB] [--json]", "Show labs, their services and who booted",
           "Units, bridge, nftables table, DHCP leases, VMs and boot URL of each lab.\n"
           "Exit 0 when every lab is healthy, 3 when any is degraded." },
+        { "vm", cmd_vm, "start|stop|list|console LAB [NAME] [OPTIONS]", "Run test VMs that network-boot from a lab",
+          "pxelab vm start LAB [NAME] [--firmware bios|uefi|uefi-pxe] [--mac MAC] [--memory MB]\n"
+          "                [--disk SIZE|PATH] [--vnc]\n"
+          "pxelab vm stop LAB [NAME|--all]\n"
+          "pxelab vm list [LAB] [--json]\n"
+          "pxelab vm console LAB NAME [--no-follow]\n\n"
+          "QEMU runs as unit pxelab-LAB-vm-NAME.service in the lab's slice, on a tap in the\n"
+          "lab's bridge, network boot first, serial console logged to\n"
+          "/run/pxelab/LAB/vm-NAME.log. KVM when it really works, else TCG. uefi: OVMF\n"
+          "with QEMU's iPXE ROM; uefi-pxe: OVMF's own PXE (TFTP ipxe.efi)." },
         { "help", cmd_help, "[COMMAND]", "Show help for pxelab or one command", NULL },
         { "version", cmd_version, "", "Show the version", NULL },
 };

@@ -32,3 +32,4 @@ int cmd_check(int argc, char *argv[]);
 int cmd_up(int argc, char *argv[]);
 int cmd_down(int argc, char *argv[]);
 int cmd_status(int argc, char *argv[]);
+int cmd_vm(int argc, char *argv[]);

@@ -11,3 +11,11 @@ static inline void fault_point(const char *step) {
         if (f && strcmp(f, step) == 0)
                 raise(SIGKILL);
 }
+
+/* The same for the step named PREFIX SUFFIX ("dnsmasq" "-recorded"). */
+static inline void fault_point_of(const char *prefix, const char *suffix) {
+        const char *f = getenv("PXELAB_FAULT");
+        size_t n = strlen(prefix);
+        if (f && strncmp(f, prefix, n) == 0 && strcmp(f + n, suffix) == 0)
+                raise(SIGKILL);
+}

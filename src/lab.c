@@ -1,5 +1,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
+#include <glob.h>
 #include <linux/capability.h>
 #include <sys/stat.h>
 
@@ -13,10 +14,12 @@
 #include "probe.h"
 #include "render.h"
 #include "state.h"
+#include "symguard.h"
 #include "sysctl.h"
 #include "units.h"
 #include "util.h"
 #include "vm.h"
+#include "windows.h"
 
 #define IP_FORWARD "net/ipv4/ip_forward"
 /* The host's ip_forward before the first lab that needed it changed it. */
@@ -141,6 +144,13 @@ static int preflight(const struct profile *p, json_t *old, char **ret_uplink) {
                                   inet_ntop(AF_INET, &p->bridge.addr, a, sizeof(a)));
                         return -EADDRINUSE;
                 }
+                /* windows entries: the lab's smbd (a host Samba on all addresses blocks it) */
+                if (windows_wanted(p) && port_in_use(true, p->bridge.addr, WINDOWS_SMB_PORT) > 0) {
+                        log_error("Port %d/tcp (SMB) is already in use on this host at %s or on all addresses; "
+                                  "a Samba of this host must leave the lab's bridge alone (bind interfaces only)",
+                                  WINDOWS_SMB_PORT, inet_ntop(AF_INET, &p->bridge.addr, a, sizeof(a)));
+                        return -EADDRINUSE;
+                }
         }
         if (streq(p->bridge.uplink, "none")) {
                 *ret_uplink = NULL;
@@ -176,6 +186,7 @@ static int forwarding_on(const char *lab, json_t *st) {
         r = record(lab, st, "forwarding", json_true());
         if (r < 0)
                 return r;
+        fault_point("forwarding-recorded");
         r = sysctl_read(IP_FORWARD, &cur);
         if (r < 0)
                 return r == -ENOENT ? log_error_errno(r, "Failed to read %s", IP_FORWARD) : r;
@@ -193,6 +204,8 @@ static int forwarding_on(const char *lab, json_t *st) {
 static int setup_nft(const struct profile *p, const char *uplink, json_t *st) {
         _cleanup_free_ char *table = nft_table_name(p->lab);
         struct in_addr mask = { .s_addr = htonl(0xffffffffu << (32 - p->bridge.prefix)) };
+        /* windows entries: SMB for their Setup shares too */
+        uint16_t tcp[ELEMENTSOF(lab_tcp_ports) + 1] = { [ELEMENTSOF(lab_tcp_ports)] = WINDOWS_SMB_PORT };
         struct nft_lab cfg = {
                 .table = table,
                 .bridge = p->bridge.name,
@@ -201,15 +214,18 @@ static int setup_nft(const struct profile *p, const char *uplink, json_t *st) {
                 .prefix = p->bridge.prefix,
                 .udp_ports = lab_udp_ports,
                 .n_udp = ELEMENTSOF(lab_udp_ports),
-                .tcp_ports = lab_tcp_ports,
-                .n_tcp = ELEMENTSOF(lab_tcp_ports),
+                .tcp_ports = tcp,
+                .n_tcp = ELEMENTSOF(lab_tcp_ports) + windows_wanted(p),
         };
         int r;
+
+        memcpy(tcp, lab_tcp_ports, sizeof(lab_tcp_ports));
 
         r = record(p->lab, st, "nft", json_pack("{s:s, s:s, s:s?}", "table", table, "family", "inet",
                                                  "uplink", uplink));
         if (r < 0)
                 return r;
+        fault_point("nft-recorded");
         r = nft_lab_apply(&cfg);
         if (r < 0)
                 return r;
@@ -218,6 +234,24 @@ static int setup_nft(const struct profile *p, const char *uplink, json_t *st) {
                 r = forwarding_on(p->lab, st);
                 fault_point("forwarding");
         }
+        return r;
+}
+
+/* The TFTP root becomes a nosymfollow mount of itself (see symguard.h),
+ * recorded first like every resource. */
+static int guard_tftp(const char *lab, json_t *st, const char *run) {
+        _cleanup_free_ char *dir = path_join(run, "tftp");
+        json_t *mounts = json_object_get(st, "mounts");
+        int r;
+
+        if (!mounts) {
+                r = record(lab, st, "mounts", json_pack("[s]", dir));
+                if (r < 0)
+                        return r;
+        }
+        fault_point("tftp-recorded");
+        r = symguard_mount(dir);
+        fault_point("tftp");
         return r;
 }
 
@@ -236,6 +270,9 @@ static int service_spec(const struct profile *p, json_t *model, const char *svc,
         const char *state = json_string_value(json_object_get(json_object_get(model, "dirs"), "state"));
         static const int dnsmasq_caps[] = { CAP_NET_BIND_SERVICE, CAP_NET_ADMIN, CAP_NET_RAW };
         static const int nginx_caps[] = { CAP_NET_BIND_SERVICE, CAP_DAC_READ_SEARCH, CAP_SETUID, CAP_SETGID };
+
+        if (streq(svc, "smbd"))
+                return windows_smbd_spec(model, s, argv, rw);
 
         *rw = xcalloc(3, sizeof(char *));
         (*rw)[0] = xstrdup(run);
@@ -263,17 +300,47 @@ static int service_spec(const struct profile *p, json_t *model, const char *svc,
         return 0;
 }
 
+static bool under_home(const char *path) {
+        static const char *const homes[] = { "/home/", "/root/", "/run/user/" };
+        for (size_t i = 0; i < ELEMENTSOF(homes); i++)
+                if (strncmp(path, homes[i], strlen(homes[i])) == 0)
+                        return true;
+        return false;
+}
+
+/* Boot files and shares that live in home directories, which the services'
+ * ProtectHome= hides unless they are bound in. */
+static char **home_paths_of(json_t *model) {
+        json_t *lists[] = { json_object_get(model, "files"),
+                            json_object_get(json_object_get(model, "smb"), "shares") };
+        char **v = xcalloc(1, sizeof(char *));
+        size_t n = 0, i;
+        json_t *f;
+
+        for (size_t l = 0; l < ELEMENTSOF(lists); l++)
+                json_array_foreach(lists[l], i, f) {
+                        const char *path = json_string_value(json_object_get(f, "path"));
+                        if (!path || !under_home(path))
+                                continue;
+                        v = xrealloc(v, (n + 2) * sizeof(char *));
+                        v[n++] = xstrdup(path);
+                        v[n] = NULL;
+                }
+        return v;
+}
+
 static int start_service(sd_bus *bus, const struct profile *p, json_t *model, json_t *st, const char *svc,
                          bool changed) {
         _cleanup_free_ char *unit = lab_unit_name(p->lab, svc), *slice = lab_slice_name(p->lab);
-        _cleanup_strv_free_ char **argv = NULL, **rw = NULL;
-        struct unit_spec spec = { .name = unit, .slice = slice };
+        _cleanup_strv_free_ char **argv = NULL, **rw = NULL, **home = home_paths_of(model);
+        struct unit_spec spec = { .name = unit, .slice = slice, .home_paths = home };
         struct unit_status us = {};
         int r;
 
         r = record_unit(p->lab, st, unit);
         if (r < 0)
                 return r;
+        fault_point_of(svc, "-recorded");
         r = units_status(bus, unit, &us);
         if (r < 0)
                 return r;
@@ -290,6 +357,26 @@ static int start_service(sd_bus *bus, const struct profile *p, json_t *model, js
         if (r >= 0)
                 step("Started %s", unit);
         return r;
+}
+
+/* A service the profile no longer needs: stopped and dropped from the record. */
+static int stop_service(sd_bus *bus, const struct profile *p, json_t *st, const char *svc) {
+        _cleanup_free_ char *unit = lab_unit_name(p->lab, svc);
+        json_t *units = json_object_get(st, "units"), *u;
+        size_t i;
+        int r;
+
+        json_array_foreach(units, i, u) {
+                if (!streq(json_string_value(u), unit))
+                        continue;
+                r = units_stop(bus, unit);
+                if (r < 0)
+                        return r;
+                step("Stopped %s (no longer needed)", unit);
+                json_array_remove(units, i);
+                return state_save(p->lab, st);
+        }
+        return 0;
 }
 
 /* Ready: the units are active, dnsmasq has its TFTP socket on the bridge,
@@ -359,6 +446,7 @@ static void summary(const struct profile *p, json_t *model, json_t *st, const ch
         printf("  boot url: %s\n", json_string_value(json_object_get(json_object_get(model, "http"), "boot_url")));
         json_array_foreach(json_object_get(st, "units"), i, u)
                 printf("  unit:     %s\n", json_string_value(u));
+        windows_summary(model);
 }
 
 int lab_up(sd_bus *bus, const struct profile *p, bool *ret_usage) {
@@ -385,6 +473,7 @@ int lab_up(sd_bus *bus, const struct profile *p, bool *ret_usage) {
                 goto out;
         }
         step("Checked profile %s and this host", p->path);
+        fault_point("preflight");
         if (fresh) {
                 _cleanup_free_ char *slice = lab_slice_name(p->lab);
                 st = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "lab", p->lab, "profile", p->path, "run_dir", run,
@@ -395,14 +484,20 @@ int lab_up(sd_bus *bus, const struct profile *p, bool *ret_usage) {
         }
         fault_point("state");
         r = render_lab(p, run, statedir, &model, &ch);
-        if (r < 0)
+        if (r < 0) {
+                /* The profile's entries or its templates are at fault. */
+                *ret_usage = r == -EINVAL;
                 goto fail;
+        }
         json_object_set(st, "boot_url", json_object_get(json_object_get(model, "http"), "boot_url"));
         r = state_save(p->lab, st);
         if (r < 0)
                 goto fail;
         step("Rendered %s", run);
         fault_point("render");
+        r = guard_tftp(p->lab, st, run);
+        if (r < 0)
+                goto fail;
         r = labbridge_setup(p, model, st);
         if (r < 0)
                 goto fail;
@@ -420,9 +515,17 @@ int lab_up(sd_bus *bus, const struct profile *p, bool *ret_usage) {
         if (r < 0)
                 goto fail;
         fault_point("nginx");
+        /* windows entries: smbd shares their install trees; it goes with the last of them */
+        if (windows_wanted(p))
+                r = start_service(bus, p, model, st, "smbd", ch.smbd);
+        else
+                r = stop_service(bus, p, st, "smbd");
+        if (r < 0)
+                goto fail;
         r = self_check(bus, p, model, st);
         if (r < 0)
                 goto fail;
+        fault_point("ready");
         step("Self-check passed: boot.ipxe and %zu boot files answer over HTTP",
              json_array_size(json_object_get(model, "files")));
         summary(p, model, st, uplink);
@@ -459,12 +562,23 @@ static bool forwarding_needed_elsewhere(const char *self) {
         return needed;
 }
 
+/* The temp file of an `up` killed while writing IP_FORWARD_SAVED. We hold
+ * the lock: no live pxelab is writing it. */
+static void forwarding_remove_stale_temp(void) {
+        glob_t g = {};
+        if (glob(IP_FORWARD_SAVED ".tmp.*", 0, NULL, &g) == 0)
+                for (size_t i = 0; i < g.gl_pathc; i++)
+                        (void) unlink(g.gl_pathv[i]);
+        globfree(&g);
+}
+
 static int forwarding_restore(const char *lab) {
         _cleanup_free_ char *saved = NULL;
         int r;
 
         if (forwarding_needed_elsewhere(lab))
                 return 0;
+        forwarding_remove_stale_temp();
         r = read_file(IP_FORWARD_SAVED, &saved, NULL);
         if (r == -ENOENT)
                 return 0;       /* it was on before any lab */
@@ -495,7 +609,13 @@ static int down_locked(const char *lab) {
 
         r = state_load(lab, &st);
         if (r == -ENOENT) {
-                log_info("Lab '%s' is not up; nothing to do", lab);
+                r = state_remove_leftover(lab);
+                if (r < 0)
+                        return r;
+                if (r > 0)
+                        log_info("Lab '%s' is not up; removed its leftover '%s'", lab, run);
+                else
+                        log_info("Lab '%s' is not up; nothing to do", lab);
                 return 0;
         }
         if (r < 0)
@@ -537,6 +657,11 @@ static int down_locked(const char *lab) {
                 ret = r;
         if (json_is_true(json_object_get(st, "forwarding"))) {
                 r = forwarding_restore(lab);
+                if (r < 0)
+                        ret = r;
+        }
+        json_array_foreach(json_object_get(st, "mounts"), i, u) {
+                r = symguard_umount(json_string_value(u));
                 if (r < 0)
                         ret = r;
         }

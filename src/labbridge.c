@@ -128,6 +128,7 @@ int labbridge_setup(const struct profile *p, json_t *model, json_t *st) {
         r = record_bridge(p, st, &br);
         if (r < 0)
                 return r;
+        fault_point("bridge-recorded");
         if (json_is_true(json_object_get(br, "created"))) {
                 r = create_bridge(p, br);
                 if (r < 0)
@@ -145,6 +146,7 @@ int labbridge_setup(const struct profile *p, json_t *model, json_t *st) {
                 if (r < 0)
                         return r;
         }
+        fault_point("address-recorded");
         /* The lab is the router here: it must not configure itself from
          * its own router advertisements. */
         r = v6 ? sysctl_write_link("ipv6", p->bridge.name, "accept_ra", "0") : 0;

@@ -4,6 +4,7 @@
 
 #include "model.h"
 #include "util.h"
+#include "windows.h"
 
 static const char *ipstr(struct in_addr a, char buf[static INET_ADDRSTRLEN]) {
         return inet_ntop(AF_INET, &a, buf, INET_ADDRSTRLEN);
@@ -68,11 +69,17 @@ static const char *default_entry(const struct profile *p) {
 }
 
 static json_t *boot_entry_json(const struct profile *p, const struct boot_entry *b, json_t *files,
-                               const char *base) {
+                               const char *base, const char *run_dir) {
         json_t *o;
         const char *kind = boot_kind_to_string(b->kind);
 
         o = b->kind == BOOT_LINUX ? boot_linux(b, files, base) : json_object();
+        /* wimboot, windows: windows.c */
+        if ((b->kind == BOOT_WIMBOOT || b->kind == BOOT_WINDOWS) &&
+            windows_entry_json(p, b, run_dir, base, files, o) < 0) {
+                json_decref(o);
+                return NULL;
+        }
         json_object_set_new(o, "name", json_string(b->name));
         json_object_set_new(o, "title", json_string(b->title ? b->title : b->name));
         json_object_set_new(o, "kind", json_string(kind));
@@ -120,8 +127,15 @@ int model_build(const struct profile *p, const char *run_dir, const char *state_
         json_t *m, *files = json_array(), *boots = json_array(), *hosts, *with_boot;
         bool nat = !streq(p->bridge.uplink, "none");
 
-        for (size_t i = 0; i < p->n_boots; i++)
-                json_array_append_new(boots, boot_entry_json(p, &p->boots[i], files, base));
+        for (size_t i = 0; i < p->n_boots; i++) {
+                json_t *e = boot_entry_json(p, &p->boots[i], files, base, run_dir);
+                if (!e) {
+                        json_decref(files);
+                        json_decref(boots);
+                        return -EINVAL;
+                }
+                json_array_append_new(boots, e);
+        }
         hosts = hosts_json(p, &with_boot);
 
         m = json_object();
@@ -158,6 +172,7 @@ int model_build(const struct profile *p, const char *run_dir, const char *state_
         json_object_set_new(m, "files", files);
         json_object_set_new(m, "hosts", hosts);
         json_object_set_new(m, "hosts_with_boot", with_boot);
+        json_object_set_new(m, "smb", windows_smb_json(p, run_dir, state_dir));
         json_object_set_new(m, "loaders", json_pack("{s:s, s:s, s:s}", "bios", "undionly.kpxe",
                                                     "efi", "ipxe.efi", "snponly", "snponly.efi"));
         *ret = m;

@@ -8,6 +8,7 @@
 #include "mustache.h"
 #include "render.h"
 #include "util.h"
+#include "windows.h"
 
 static const char *const loaders[] = { "undionly.kpxe", "ipxe.efi", "snponly.efi" };
 
@@ -204,6 +205,10 @@ int render_lab(const struct profile *p, const char *run_dir, const char *state_d
         if (r < 0)
                 goto out;
         r = render_scripts(p, model, run_dir, "hosts", json_object_get(model, "hosts_with_boot"), host_template);
+        if (r < 0)
+                goto out;
+        /* Windows entries: smb.conf, credentials, winpeshl.ini, install.cmd. */
+        r = windows_render(p, model, &ch.smbd);
         if (r < 0)
                 goto out;
         r = render_to(p, "boot.ipxe", model, boot, 0644, NULL);

@@ -11,6 +11,7 @@
 struct render_changes {
         bool dnsmasq;               /* dnsmasq.conf content changed (or is new) */
         bool nginx;                 /* nginx.conf content changed (or is new) */
+        bool smbd;                  /* smb.conf, its passdb or user map changed (windows entries) */
 };
 
 int render_lab(const struct profile *p, const char *run_dir, const char *state_dir,

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "fault.h"
 #include "log.h"
 #include "state.h"
 #include "util.h"
@@ -40,7 +41,9 @@ int state_save(const char *lab, json_t *st) {
         r = mkdir_p(PXELAB_RUN_ROOT, 0755);
         if (r < 0)
                 return log_error_errno(r, "Failed to create '%s'", PXELAB_RUN_ROOT);
-        if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+        if (mkdir(dir, 0700) == 0)
+                fault_point("rundir");  /* the run dir without a record: `down` removes it */
+        else if (errno != EEXIST)
                 return log_error_errno(errno, "Failed to create '%s'", dir);
         s = json_dumps(st, JSON_INDENT(2) | JSON_SORT_KEYS);
         if (!s)
@@ -49,6 +52,48 @@ int state_save(const char *lab, json_t *st) {
         if (r < 0)
                 return log_error_errno(r, "Failed to write '%s'", p);
         return 0;
+}
+
+static bool valid_lab_name(const char *lab) {
+        if (strempty(lab))
+                return false;
+        for (const char *c = lab; *c; c++)
+                if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '-'))
+                        return false;
+        return true;
+}
+
+int state_remove_leftover(const char *lab) {
+        _cleanup_free_ char *dir = NULL;
+        struct dirent *de;
+        DIR *d;
+        int r = 0;
+
+        if (!valid_lab_name(lab))
+                return 0;
+        dir = lab_run_dir(lab);
+        d = opendir(dir);
+        if (!d)
+                return errno == ENOENT ? 0 : log_error_errno(errno, "Failed to open '%s'", dir);
+        /* Only what a first state_save() leaves when killed: its temp file. */
+        while (r == 0 && (de = readdir(d)))
+                if (!streq(de->d_name, ".") && !streq(de->d_name, "..") &&
+                    strncmp(de->d_name, "state.json.tmp.", 15) != 0)
+                        r = -ENOTEMPTY;
+        if (r == 0) {
+                rewinddir(d);
+                while ((de = readdir(d)))
+                        if (strncmp(de->d_name, "state.json.tmp.", 15) == 0)
+                                (void) unlinkat(dirfd(d), de->d_name, 0);
+        }
+        closedir(d);
+        if (r < 0) {
+                log_error("'%s' holds files but no lab record; remove it by hand if no lab uses it", dir);
+                return r;
+        }
+        if (rmdir(dir) < 0)
+                return log_error_errno(errno, "Failed to remove '%s'", dir);
+        return 1;
 }
 
 static int cmp_str(const void *a, const void *b) {

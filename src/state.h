@@ -15,6 +15,11 @@ char *lab_state_dir(const char *lab);    /* /var/lib/pxelab/LAB */
 int state_load(const char *lab, json_t **ret);
 /* Writes it atomically (0600), creating the run dir (0700) when needed. */
 int state_save(const char *lab, json_t *st);
+/* Removes /run/pxelab/LAB when it has no record: what an `up` killed
+ * between creating the dir and writing its first record leaves. Returns 1
+ * when removed, 0 when there is no such dir; a dir holding anything else
+ * is left alone (-ENOTEMPTY, logged). */
+int state_remove_leftover(const char *lab);
 /* Names of all labs with a state record, sorted. */
 int state_list_labs(char ***ret);
 

@@ -1,6 +1,7 @@
 /* Transient systemd units over sd-bus; see units.h. */
 #include <ctype.h>
 #include <errno.h>
+#include <sys/mount.h>
 #include <linux/capability.h>
 #include <signal.h>
 #include <strings.h>
@@ -395,6 +396,22 @@ static int append_strv(sd_bus_message *m, const char *key, char **v) {
         return r;
 }
 
+/* BindReadOnlyPaths=: a(ssbt) = source, destination, ignore-if-missing, flags. */
+static int append_bind_ro(sd_bus_message *m, char **paths) {
+        int r = sd_bus_message_open_container(m, 'r', "sv");
+        if (r >= 0)
+                r = sd_bus_message_append(m, "s", "BindReadOnlyPaths");
+        if (r >= 0)
+                r = sd_bus_message_open_container(m, 'v', "a(ssbt)");
+        if (r >= 0)
+                r = sd_bus_message_open_container(m, 'a', "(ssbt)");
+        for (char **p = paths; r >= 0 && *p; p++)
+                r = sd_bus_message_append(m, "(ssbt)", *p, *p, false, (uint64_t) MS_REC);
+        for (int i = 0; i < 3 && r >= 0; i++)
+                r = sd_bus_message_close_container(m);
+        return r;
+}
+
 /* systemd expands "$VAR", "${VAR}" and "$$" in the arguments of ExecStart:
  * doubling every '$' passes them on literally. */
 static char *escape_dollars(const char *s) {
@@ -488,8 +505,13 @@ static int append_properties(sd_bus_message *m, const struct unit_spec *spec) {
         /* The sandbox: nothing of the host is writable but the given paths. */
         if (r >= 0)
                 r = append_s(m, "ProtectSystem", "strict");
+        /* Homes stay hidden; what the service must read from them is bound
+         * into an empty tmpfs (ReadOnlyPaths= cannot reach through
+         * ProtectHome=yes). */
         if (r >= 0)
-                r = append_s(m, "ProtectHome", "yes");
+                r = append_s(m, "ProtectHome", spec->home_paths && spec->home_paths[0] ? "tmpfs" : "yes");
+        if (r >= 0 && spec->home_paths && spec->home_paths[0])
+                r = append_bind_ro(m, spec->home_paths);
         for (size_t i = 0; i < ELEMENTSOF(hardening) && r >= 0; i++)
                 r = append_b(m, hardening[i], true);
         if (r >= 0)

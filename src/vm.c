@@ -424,6 +424,17 @@ static void config_from_record(struct vm_config *c, const char *lab, const char 
                 c->vnc = atoi(strchr(rec_str(rec, "vnc"), ':') + 1);
 }
 
+/* The units run with ProtectHome=yes: these trees are invisible to QEMU. */
+static bool path_in_homes(const char *path) {
+        static const char *const homes[] = { "/home", "/root", "/run/user" };
+        for (size_t i = 0; i < ELEMENTSOF(homes); i++) {
+                size_t n = strlen(homes[i]);
+                if (strncmp(path, homes[i], n) == 0 && (path[n] == '/' || path[n] == 0))
+                        return true;
+        }
+        return false;
+}
+
 /* The request checked and completed into a record; *usage on bad input. */
 static int make_record(const char *lab, json_t *st, json_t *vms, const struct vm_request *req, const char *name,
                        bool kvm, bool *usage, json_t **ret) {
@@ -464,6 +475,11 @@ static int make_record(const char *lab, json_t *st, json_t *vms, const struct vm
                 if (!disk)
                         return log_error_errno(errno, "Failed to find disk image '%s' (give a size like 20G or an image file)",
                                                req->disk);
+                if (path_in_homes(disk)) {
+                        log_error("Disk image '%s' is under a home directory, which VM units cannot see "
+                                  "(ProtectHome=yes); move it elsewhere, e.g. to %s", disk, PXELAB_STATE_ROOT);
+                        return -EACCES;
+                }
         }
         if (!state_dir || !rec_str(st, "run_dir") || !rec_str(json_object_get(st, "bridge"), "name")) {
                 *usage = false;

@@ -35,7 +35,8 @@ bool windows_wanted(const struct profile *p);
  * named as wimboot wants it) and, for `windows`, "windows" (share, UNC path,
  * drive, unattend, drivers, setup_args) on the entry object O, and appends
  * each served file to FILES. Two files of an entry with the same name (any
- * case), or a driver whose name can't be passed to WinPE safely, is logged
+ * case), a driver whose name can't be passed to WinPE safely, or a windows
+ * entry named like a special smb.conf section (global, homes, printers) is logged
  * as "FILE:LINE: FIELD: message" and gives -EINVAL. A `source` or `drivers`
  * that does not exist yet renders with the canonical names (render does not
  * check files). */
@@ -52,6 +53,10 @@ json_t *windows_smb_json(const struct profile *p, const char *run_dir, const cha
  * whether anything smbd reads changed. Removes the rendered files of entries
  * that are gone. */
 int windows_render(const struct profile *p, json_t *model, bool *smb_changed);
+
+/* `up`'s summary lines of the SMB shares (nothing without windows entries):
+ *   "  smb:      \\ADDR\ENTRY (user pxelab, password in STATE/smb.credentials)" */
+void windows_summary(json_t *model);
 
 /* The smbd service of the lab (argv, writable dirs, capabilities, type);
  * *ARGV and *RW are allocated for the caller to free. */

@@ -127,7 +127,7 @@ c, a = s.accept(); c.sendall(a[0].encode()); c.close()' &
         [ "$status" -eq 0 ]
         [ "$(host_snapshot)" = "$before" ]
         [ "$(sysd_run cat /proc/sys/net/ipv4/ip_forward)" = 0 ]
-        ! sysd_run test -e /run/pxelab/t6
+        ! sysd_run test -e /run/pxelab/t6 || false
         # Leases are kept.
         sysd_run test -d /var/lib/pxelab/t6
         run sysd_run "$PXELAB" down "$p"
@@ -249,7 +249,7 @@ c, a = s.accept(); c.sendall(a[0].encode()); c.close()' &
         size=$(sysd_run stat -c %s /var/lib/pxelab/payload/vmlinuz)
         [ "$(sysd_client_run c1 curl -sf "$base/files/rescue/vmlinuz" | wc -c)" -eq "$size" ]
         sysd_run "$PXELAB" down
-        ! sysd_run test -e /run/pxelab/pxelab
+        ! sysd_run test -e /run/pxelab/pxelab || false
 }
 
 @test "without systemd as PID 1, up says so in one line and changes nothing" {
@@ -264,4 +264,21 @@ c, a = s.accept(); c.sendall(a[0].encode()); c.close()' &
         [ "$status" -eq 1 ]
         [ "$stderr" = "systemd is not running as PID 1 on this machine; pxelab needs it to run the lab's services" ]
         [ -z "$output" ]
+}
+
+@test "boot files in a home directory are served (ProtectHome binds them in read-only)" {
+        p=$(mkprofile t12 10.64.0.1/24 'uplink = "none"')
+        # A private /home inside the harness (its mounts are its own).
+        sysd_run mount -t tmpfs tmpfs /home
+        sysd_run mkdir -p /home/pxelab-test-t12
+        sysd_run cp "$OUT/lab-t12/vmlinuz" /home/pxelab-test-t12/vmlinuz
+        sed -i 's|kernel = "vmlinuz"|kernel = "/home/pxelab-test-t12/vmlinuz"|' "$p"
+        run sysd_run "$PXELAB" up "$p"
+        echo "$output"
+        [ "$status" -eq 0 ]
+        [ "$(sysd_run systemctl show -P ProtectHome pxelab-t12-nginx.service)" = tmpfs ]
+        sysd_client_ns c1 pxe-t12
+        sysd_udhcpc c1
+        sysd_client_run c1 curl -sf -o /tmp/k http://10.64.0.1/files/rescue/vmlinuz
+        sysd_client_run c1 cmp /tmp/k "$OUT/lab-t12/vmlinuz"
 }

@@ -63,7 +63,7 @@ teardown() { sysd_kill; }
         [ "$status" -eq 0 ]
         run ovs br-exists pxe-o2
         [ "$status" -eq 2 ]
-        ! sysd_run ip link show pxe-o2
+        ! sysd_run ip link show pxe-o2 || false
         [ -z "$(ovs list-br)" ]
 }
 

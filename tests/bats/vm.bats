@@ -93,6 +93,13 @@ lease_ip() {
         [ "$status" -eq 2 ]
         run sysd_run "$PXELAB" vm start "$LAB" --disk /nonexistent/disk.img
         [ "$status" -eq 2 ]
+        # An image under a home directory: invisible to the unit (ProtectHome).
+        img=/root/.pxelab-vm-bats-$$.img
+        truncate -s 1M "$img"
+        run sysd_run "$PXELAB" vm start "$LAB" --disk "$img"
+        rm -f "$img"
+        [ "$status" -eq 2 ]
+        [[ "$output" == *"is under a home directory"* ]]
         run sysd_run "$PXELAB" vm start nolab
         [ "$status" -eq 1 ]
         [[ "$output" == *"Lab 'nolab' is not running"* ]]

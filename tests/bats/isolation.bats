@@ -1,0 +1,196 @@
+#!/usr/bin/env bats
+bats_require_minimum_version 1.5.0
+# Isolation (issue 7), inside the throwaway systemd of tests/harness/sysd.bash:
+# the lab answers DHCP only on its bridge, its services listen only there,
+# TFTP and HTTP serve nothing outside their roots, its files are root's
+# alone and its units are sandboxed.
+load common
+load ../harness/sysd
+
+setup() { sysd_boot; }
+teardown() { sysd_kill; }
+
+@test "a DHCP client on the uplink's network gets no offer while a lab client gets its lease" {
+        mkuplink
+        p=$(mkprofile is1 10.91.0.1/24)
+        sysd_run "$PXELAB" up "$p"
+        sysd_client_ns c1 pxe-is1
+        # Capture DHCP on the uplink for the whole exchange.
+        sysd_run sh -c 'echo $$ > /run/tcpdump.pid; exec tcpdump -i upl0 -n -l -p "udp port 67 or udp port 68"' \
+                > "$OUT/is1.cap" 2> "$OUT/is1.caperr" 3>&- &
+        for i in $(seq 100); do grep -q "listening on upl0" "$OUT/is1.caperr" && break; sleep 0.05; done
+        grep -q "listening on upl0" "$OUT/is1.caperr"
+        # A lab client boots while an office machine behind the uplink asks
+        # for an address.
+        sysd_udhcpc c1 > "$OUT/is1.lease" 3>&- &
+        lab=$!
+        run sysd_run ip netns exec wan busybox udhcpc -i eth0 -n -q -f -t 5 -T 1 -s /bin/true
+        echo "$output"
+        [ "$status" -ne 0 ]
+        wait "$lab"
+        [[ "$(cat "$OUT/is1.lease")" == 10.91.0.* ]]
+        sysd_run sh -c 'kill -INT $(cat /run/tcpdump.pid)'
+        wait
+        cat "$OUT/is1.cap"
+        # The office's DISCOVERs crossed the uplink (the capture works)...
+        [ "$(grep -c '0.0.0.0.68 > 255.255.255.255.67: BOOTP/DHCP, Request' "$OUT/is1.cap")" -ge 3 ]
+        # ... and nothing came back from a DHCP server.
+        ! grep -q '\.67 > ' "$OUT/is1.cap"
+        # dnsmasq served the bridge and never heard of the uplink.
+        log=$(sysd_run journalctl -u pxelab-is1-dnsmasq.service -o cat)
+        [[ "$log" == *"DHCPACK(pxe-is1)"* ]]
+        [[ "$log" != *upl0* ]]
+}
+
+@test "the lab's services listen only on the bridge" {
+        mkuplink
+        p=$(mkprofile is2 10.92.0.1/24)
+        sysd_run "$PXELAB" up "$p"
+        ula=$(sysd_run jq -r '.bridge.addresses[1] | sub("/.*"; "")' /run/pxelab/is2/state.json)
+        [[ "$ula" == fd* ]]
+        units=$(sysd_run jq -r '.units[]' /run/pxelab/is2/state.json)
+        [ "$(echo "$units" | wc -l)" -ge 2 ]
+        # Every TCP/UDP socket of every process of the lab's units.
+        sysd_run ss -H -lntup > "$OUT/is2.ss"
+        cat "$OUT/is2.ss"
+        : > "$OUT/is2.ours"
+        while read -r line; do
+                for pid in $(grep -o 'pid=[0-9]*' <<< "$line" | cut -d= -f2); do
+                        if sysd_run grep -q "/pxelab-is2-[a-z]*\.service$" "/proc/$pid/cgroup"; then
+                                echo "$line" >> "$OUT/is2.ours"
+                                break
+                        fi
+                done
+        done < "$OUT/is2.ss"
+        n=0
+        while read -r proto state rq sq local rest; do
+                addr=${local%:*}
+                case "$addr" in
+                10.92.0.1 | "[$ula]" | "0.0.0.0%pxe-is2" | "[::]%pxe-is2") ;;
+                *) echo "listens outside the bridge: $proto $local $rest"; return 1 ;;
+                esac
+                n=$((n + 1))
+        done < "$OUT/is2.ours"
+        # DHCP on the device, TFTP and HTTP on the bridge's address.
+        grep -q '^udp .* 0\.0\.0\.0%pxe-is2:67 ' "$OUT/is2.ours"
+        grep -q '^udp .* 10\.92\.0\.1:69 ' "$OUT/is2.ours"
+        grep -q '^tcp .* 10\.92\.0\.1:80 ' "$OUT/is2.ours"
+        [ "$n" -ge 4 ]
+        # Nothing answers through the uplink or loopback.
+        ! sysd_run ip netns exec wan curl -s -m 2 http://10.99.0.1/boot.ipxe
+        ! sysd_run curl -s -m 2 http://127.0.0.1/boot.ipxe
+        ! sysd_run busybox tftp -g -r undionly.kpxe -l /tmp/x 127.0.0.1
+}
+
+# tftp_get NAME: fetches NAME from the lab over TFTP as client c1; prints
+# the content.
+tftp_get() {
+        sysd_client_run c1 sh -c "rm -f /tmp/got && busybox tftp -g -r '$1' -l /tmp/got 10.93.0.1 && cat /tmp/got"
+}
+
+@test "TFTP and HTTP refuse path traversal and symlinks out of their roots" {
+        p=$(mkprofile is3 10.93.0.1/24 'uplink = "none"')
+        sysd_run "$PXELAB" up "$p"
+        sysd_client_ns c1 pxe-is3
+        sysd_client_run c1 ip addr add 10.93.0.9/24 dev eth0
+        # What may be fetched is fetched.
+        tftp_get undionly.kpxe | cmp - /usr/lib/ipxe/undionly.kpxe
+        [ "$(sysd_client_run c1 curl -s -o /dev/null -w '%{http_code}' http://10.93.0.1/boot.ipxe)" = 200 ]
+        # TFTP: nothing outside tftp/, whatever the spelling...
+        for name in ../../etc/passwd ../state.json ../dnsmasq.conf /etc/passwd //etc/passwd \
+                    '..\..\etc\passwd' ..%2f..%2fetc%2fpasswd %2e%2e/%2e%2e/etc/passwd; do
+                run tftp_get "$name"
+                echo "tftp '$name': exit $status: $output"
+                [ "$status" -ne 0 ]
+                [[ "$output" != *root:x:0:0* ]]
+        done
+        # ... nor through symlinks in either root, out to a readable file
+        # and a directory.
+        for d in tftp http; do
+                sysd_run ln -s /etc/passwd "/run/pxelab/is3/$d/passwd"
+                sysd_run ln -s /etc "/run/pxelab/is3/$d/etc"
+        done
+        for name in passwd ./passwd etc/passwd /etc/passwd; do
+                run tftp_get "$name"
+                echo "tftp '$name': exit $status: $output"
+                [ "$status" -ne 0 ]
+                [[ "$output" != *root:x:0:0* ]]
+        done
+        tftp_get undionly.kpxe | cmp - /usr/lib/ipxe/undionly.kpxe
+        # HTTP: the same, sent as-is.
+        for path in /../../etc/passwd /%2e%2e/%2e%2e/etc/passwd /..%2f..%2fetc%2fpasswd /%2e%2e%2f%2e%2e%2fetc%2fpasswd \
+                    /files/rescue/../../../etc/passwd /files/rescue/..%2f..%2f..%2fetc%2fpasswd //etc/passwd \
+                    /../state.json /../nginx.conf /passwd /etc/passwd /./passwd /files/ /boot/ /; do
+                code=$(sysd_client_run c1 curl -s --path-as-is -o /tmp/body -w '%{http_code}' "http://10.93.0.1$path")
+                echo "http '$path': $code"
+                [ "$code" != 200 ]
+                ! sysd_client_run c1 grep -q 'root:x:0:0' /tmp/body
+        done
+        # An absolute URI in the request line does not escape either.
+        code=$(sysd_client_run c1 curl -s --request-target 'http://10.93.0.1/../../etc/passwd' -o /tmp/body \
+                -w '%{http_code}' http://10.93.0.1/)
+        [ "$code" != 200 ]
+}
+
+@test "run and state dirs are 0700 and root's, the record and configs 0600" {
+        p=$(mkprofile is4 10.94.0.1/24 'uplink = "none"')
+        sysd_run "$PXELAB" up "$p"
+        sysd_client_ns c1 pxe-is4
+        sysd_udhcpc c1    # a lease file exists
+        for d in /run/pxelab/is4 /var/lib/pxelab/is4; do
+                [ "$(sysd_run stat -c '%a %U %G' "$d")" = "700 root root" ]
+                # Every directory inside too, and nothing is writable by others.
+                [ -z "$(sysd_run find "$d" -type d ! -perm 0700)" ]
+                [ -z "$(sysd_run find "$d" -perm /022 ! -type l)" ]
+                [ -z "$(sysd_run find "$d" ! -user root)" ]
+        done
+        sysd_run test -s /var/lib/pxelab/is4/dnsmasq.leases
+        for f in state.json dnsmasq.conf nginx.conf; do
+                [ "$(sysd_run stat -c %a "/run/pxelab/is4/$f")" = 600 ]
+        done
+}
+
+# The unit's property, as systemctl shows it.
+prop() {
+        sysd_run systemctl show -P "$2" "$1"
+}
+
+@test "the lab's units are sandboxed: systemctl shows it and the processes feel it" {
+        p=$(mkprofile is5 10.95.0.1/24 'uplink = "none"')
+        sysd_run "$PXELAB" up "$p"
+        for svc in dnsmasq nginx; do
+                u=pxelab-is5-$svc.service
+                [ "$(prop "$u" ProtectSystem)" = strict ]
+                [ "$(prop "$u" ProtectHome)" = yes ]
+                for k in PrivateTmp NoNewPrivileges ProtectControlGroups ProtectKernelModules ProtectKernelTunables \
+                         ProtectKernelLogs ProtectHostname RestrictSUIDSGID LockPersonality RestrictRealtime; do
+                        [ "$(prop "$u" "$k")" = yes ] || { echo "$u: $k=$(prop "$u" "$k")"; return 1; }
+                done
+                [ "$(prop "$u" ReadWritePaths)" = "/run/pxelab/is5 /var/lib/pxelab/is5" ]
+                [ "$(prop "$u" Restart)" = on-failure ]
+        done
+        # Exactly the capabilities each needs.
+        [ "$(prop pxelab-is5-dnsmasq.service CapabilityBoundingSet | tr ' ' '\n' | sort | xargs)" = \
+          "cap_net_admin cap_net_bind_service cap_net_raw" ]
+        [ "$(prop pxelab-is5-nginx.service CapabilityBoundingSet | tr ' ' '\n' | sort | xargs)" = \
+          "cap_dac_read_search cap_net_bind_service cap_setgid cap_setuid" ]
+        # The running processes: bounding set as shown, no new privileges,
+        # and inside their mount namespace / is read-only but for the lab's
+        # dirs, /home is empty and /tmp private.
+        sysd_run touch /tmp/host-tmp-file
+        for svc in dnsmasq nginx; do
+                pid=$(prop "pxelab-is5-$svc.service" MainPID)
+                [ "$(sysd_run awk '/^NoNewPrivs:/ {print $2}' "/proc/$pid/status")" = 1 ]
+                capbnd=$(sysd_run awk '/^CapBnd:/ {print $2}' "/proc/$pid/status")
+                [ $(( 16#$capbnd & (1 << 21) )) -eq 0 ]    # no CAP_SYS_ADMIN
+                run sysd_run nsenter -t "$pid" -m touch /etc/pxelab-probe
+                [ "$status" -ne 0 ]
+                [[ "$output" == *"Read-only file system"* ]]
+                run sysd_run nsenter -t "$pid" -m touch /usr/pxelab-probe
+                [ "$status" -ne 0 ]
+                sysd_run nsenter -t "$pid" -m touch /run/pxelab/is5/probe
+                sysd_run nsenter -t "$pid" -m rm /run/pxelab/is5/probe
+                ! sysd_run nsenter -t "$pid" -m test -e /tmp/host-tmp-file
+                [ -z "$(sysd_run nsenter -t "$pid" -m ls -A /root)" ]
+        done
+}

@@ -26,15 +26,18 @@ static int load_lab(const char *lab, json_t **ret) {
         return r;
 }
 
-/* A VM the lab's profile declares starts with the declared settings, unless
- * the command line says otherwise. A profile that no longer parses is just
- * not used. The request then points into *RET. */
+/* A VM the lab's profile declares starts (the first time) with the declared
+ * settings, unless the command line says otherwise. A profile that no longer
+ * parses is just not used. The request then points into *RET. */
 static void apply_profile(json_t *st, struct vm_request *req, struct profile **ret) {
         const char *path = json_string_value(json_object_get(st, "profile"));
         _cleanup_strv_free_ char **errors = NULL;
         struct profile *p = NULL;
 
-        if (!req->name || !path || profile_parse(path, NULL, &errors, &p) < 0)
+        /* A VM started before keeps its own settings (see vm_start()). */
+        if (!req->name || json_object_get(json_object_get(st, "vms"), req->name))
+                return;
+        if (!path || profile_parse(path, NULL, &errors, &p) < 0)
                 return;
         for (size_t i = 0; i < p->n_vms; i++)
                 if (streq(p->vms[i].name, req->name))

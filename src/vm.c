@@ -1,17 +1,15 @@
 /* Virtual machines on a lab's bridge. See vm.h. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/capability.h>
 #include <linux/kvm.h>
 #include <netinet/in.h>
-#include <arpa/inet.h>
-#include <sys/socket.h>
 #include <stdint.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
-#include <time.h>
 
 #include "bridge.h"
 #include "lab.h"
@@ -379,10 +377,10 @@ static bool port_free(int port) {
         return fd >= 0 && bind(fd, (struct sockaddr *) &sa, sizeof(sa)) == 0;
 }
 
-static int pick_vnc(json_t *vms) {
+static int pick_vnc(json_t *vms, const char *name) {
         for (int n = 0; n < 100; n++) {
                 _cleanup_free_ char *addr = xasprintf("127.0.0.1:%d", n);
-                if (!vms_use(vms, "vnc", addr, NULL) && port_free(5900 + n))
+                if (!vms_use(vms, "vnc", addr, name) && port_free(5900 + n))
                         return n;
         }
         return -1;
@@ -495,7 +493,7 @@ static int make_record(const char *lab, json_t *st, json_t *vms, const struct vm
                         return r;
         }
         if (req->vnc) {
-                int n = pick_vnc(vms);
+                int n = pick_vnc(vms, name);
                 if (n < 0) {
                         log_error("No free VNC display on 127.0.0.1 (5900-5999)");
                         return -EADDRINUSE;
@@ -540,6 +538,7 @@ int vm_start(sd_bus *bus, const char *lab, json_t *st, const struct vm_request *
         json_t *vms = vms_of(st, true), *rec = NULL;
         _cleanup_free_ char *name = NULL, *slice = lab_slice_name(lab), *description = NULL;
         _cleanup_strv_free_ char **argv = NULL;
+        struct vm_request eff;
         const char *disk;
         struct vm_config c;
         char *rw[4] = {};
@@ -563,8 +562,20 @@ int vm_start(sd_bus *bus, const char *lab, json_t *st, const struct vm_request *
                 log_error("VM '%s' of lab '%s' is already running", name, lab);
                 return -EEXIST;
         }
+        /* Started before: what it was started with, unless REQ says otherwise. */
+        eff = *req;
+        if (rec) {
+                if (!eff.firmware)
+                        eff.firmware = rec_str(rec, "firmware");
+                if (!eff.memory)
+                        eff.memory = json_integer_value(json_object_get(rec, "memory"));
+                if (!eff.disk)
+                        eff.disk = rec_str(rec, "disk");
+                if (!eff.vnc)
+                        eff.vnc = rec_str(rec, "vnc") != NULL;
+        }
         kvm = kvm_usable() > 0;
-        r = make_record(lab, st, vms, req, name, kvm, &usage, &rec);
+        r = make_record(lab, st, vms, &eff, name, kvm, &usage, &rec);
         if (r < 0) {
                 if (ret_usage)
                         *ret_usage = usage;

@@ -91,7 +91,8 @@ void vm_request_from_decl(const struct vm_decl *d, struct vm_request *req);
 
 /* Starts a VM in lab LAB whose state record ST the caller holds under the
  * global lock: records it in ST["vms"] (saved) before creating the tap and
- * the unit, then creates them. On failure what was made is removed again.
+ * the unit, then creates them. A VM recorded before (stopped, or powered
+ * off) keeps its MAC and tap, and the settings REQ leaves unset. On failure what was made is removed again.
  * *ret_usage (may be NULL) is set when the request itself is wrong (bad name,
  * VM already running, missing image). *ret_kvm (may be NULL) tells whether
  * KVM was used. The VM's name is returned in *ret_name (may be NULL). */

@@ -250,7 +250,7 @@ fault_steps_in_readme() {
         done
         # Most kills hit a running `up`.
         echo "$killed rounds killed mid-way"
-        [ "$killed" -ge $(( ${FAILSAFE_ROUNDS:-15} / 2 )) ]
+        [ "$killed" -ge $(( ${FAILSAFE_ROUNDS:-15} / 3 )) ]
 }
 
 # Milliseconds since $1 (date +%s%N).

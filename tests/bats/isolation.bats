@@ -161,7 +161,8 @@ prop() {
         for svc in dnsmasq nginx; do
                 u=pxelab-is5-$svc.service
                 [ "$(prop "$u" ProtectSystem)" = strict ]
-                [ "$(prop "$u" ProtectHome)" = yes ]
+                # yes, or tmpfs when boot files live under /home (bound in read-only).
+                [[ "$(prop "$u" ProtectHome)" =~ ^(yes|tmpfs)$ ]]
                 for k in PrivateTmp NoNewPrivileges ProtectControlGroups ProtectKernelModules ProtectKernelTunables \
                          ProtectKernelLogs ProtectHostname RestrictSUIDSGID LockPersonality RestrictRealtime; do
                         [ "$(prop "$u" "$k")" = yes ] || { echo "$u: $k=$(prop "$u" "$k")"; return 1; }

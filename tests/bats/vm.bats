@@ -184,6 +184,11 @@ lease_ip() {
         [ -z "$(grep -v ipxe <<< "$output")" ]
         ip=$(lease_ip $mac)
         assert_fetched "$ip" uefi
+
+        # Powered off, the record stays; starting it again keeps its settings.
+        sysd_run "$PXELAB" vm start "$LAB" uefi1
+        [ "$(sysd_run jq -r '.vms.uefi1 | .firmware + " " + (.memory | tostring) + " " + .mac' \
+                "/run/pxelab/$LAB/state.json")" = "uefi 256 $mac" ]
         sysd_run "$PXELAB" vm stop "$LAB" uefi1
 }
 

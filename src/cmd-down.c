@@ -1,6 +1,5 @@
 /* pxelab down [LAB|PROFILE] [--all]: take labs down from their records. */
 #include <getopt.h>
-#include <sys/stat.h>
 
 #include "commands.h"
 #include "defaultlab.h"
@@ -10,13 +9,15 @@
 #include "state.h"
 #include "util.h"
 
-/* LAB or PROFILE: an existing file is a profile, whose lab name is used. */
+/* LAB or PROFILE: an argument with a '/' or ending in ".conf" is a profile,
+ * whose lab name is used; anything else is a lab name (so a file that
+ * happens to be called like the lab, such as ./pxelab, is not read). */
 static int lab_name_of(const char *arg, char **ret) {
         _cleanup_(profile_freep) struct profile *p = NULL;
         _cleanup_strv_free_ char **errors = NULL;
-        struct stat st;
+        size_t n = strlen(arg);
 
-        if (stat(arg, &st) < 0 || !S_ISREG(st.st_mode)) {
+        if (!strchr(arg, '/') && (n < 5 || !streq(arg + n - 5, ".conf"))) {
                 *ret = xstrdup(arg);
                 return 0;
         }

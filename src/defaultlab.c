@@ -22,6 +22,7 @@ static const char init_script[] =
         "mount -t proc proc /proc\n"
         "mount -t sysfs sys /sys\n"
         "mount -t devtmpfs dev /dev 2>/dev/null\n"
+        "exec </dev/console >/dev/console 2>&1\n"
         "echo PXELAB-BOOT-OK\n"
         "echo \"cmdline: $(cat /proc/cmdline)\"\n"
         "for w in $(cat /proc/cmdline); do\n"
@@ -33,17 +34,23 @@ static const char init_script[] =
 
 /* ---- a minimal newc cpio writer (the kernel's initramfs format) -------- */
 
-static void cpio_entry(FILE *f, const char *name, unsigned mode, const char *data, size_t len) {
+/* One newc record; RDEV is the device number of a device node ("5:1"). */
+static void cpio_entry_dev(FILE *f, const char *name, unsigned mode, const char *data, size_t len, unsigned rmajor,
+                           unsigned rminor) {
         static unsigned ino = 1;
         size_t nlen = strlen(name) + 1;
         fprintf(f, "070701%08X%08X%08X%08X%08X%08X%08zX%08X%08X%08X%08X%08zX%08X", ino++, mode, 0, 0, 1, 0, len,
-                0, 0, 0, 0, nlen, 0);
+                0, 0, rmajor, rminor, nlen, 0);
         fwrite(name, 1, nlen, f);
         for (size_t pad = (4 - (110 + nlen) % 4) % 4; pad > 0; pad--)
                 fputc(0, f);
         fwrite(data, 1, len, f);
         for (size_t pad = (4 - len % 4) % 4; pad > 0; pad--)
                 fputc(0, f);
+}
+
+static void cpio_entry(FILE *f, const char *name, unsigned mode, const char *data, size_t len) {
+        cpio_entry_dev(f, name, mode, data, len, 0, 0);
 }
 
 static int build_initramfs(const char *dst) {
@@ -60,6 +67,9 @@ static int build_initramfs(const char *dst) {
         if (!f)
                 return log_error_errno(errno, "Failed to create '%s'", tmp);
         cpio_entry(f, "bin", 040755, "", 0);
+        /* The kernel opens /dev/console for /init before anything mounts. */
+        cpio_entry(f, "dev", 040755, "", 0);
+        cpio_entry_dev(f, "dev/console", 020600, "", 0, 5, 1);
         cpio_entry(f, "bin/busybox", 0100755, bb, bblen);
         cpio_entry(f, "bin/sh", 0120777, "busybox", 7);
         cpio_entry(f, "init", 0100755, init_script, sizeof(init_script) - 1);
@@ -185,7 +195,7 @@ int default_lab_profile(char **ret_path) {
                 "    kind    = \"linux\"\n"
                 "    kernel  = \"%s/vmlinuz\"\n"
                 "    initrd  = {\"%s/rescue.cpio\"}\n"
-                "    cmdline = \"console=ttyS0 console=tty0\"\n"
+                "    cmdline = \"console=tty0 console=ttyS0\"\n"
                 "}\n"
                 "boot \"rescue-poweroff\" {\n"
                 "    title   = \"Linux: print the boot marker and power off\"\n"

@@ -45,6 +45,16 @@ static void apply_profile(json_t *st, struct vm_request *req, struct profile **r
         *ret = p;
 }
 
+static void print_started(const char *lab, const char *name, json_t *rec) {
+        const char *vnc = json_string_value(json_object_get(rec, "vnc"));
+
+        log_info("Started VM '%s' of lab '%s': %s, MAC %s, tap %s%s%s", name, lab,
+                 json_string_value(json_object_get(rec, "firmware")), json_string_value(json_object_get(rec, "mac")),
+                 json_string_value(json_object_get(rec, "tap")), vnc ? ", VNC " : "", vnc ? vnc : "");
+        log_info("Serial console: pxelab vm console %s %s (log %s)", lab, name,
+                 json_string_value(json_object_get(rec, "log")));
+}
+
 static int vm_start_cmd(int argc, char *argv[]) {
         static const struct option opts[] = {
                 { "firmware", required_argument, NULL, 'f' },
@@ -117,16 +127,7 @@ static int vm_start_cmd(int argc, char *argv[]) {
                 return usage ? EXIT_USAGE : EXIT_RUNTIME;
         if (!kvm)
                 log_warn("KVM is not usable on this machine; using TCG (slow)");
-        {
-                json_t *rec = json_object_get(json_object_get(st, "vms"), name);
-                log_info("Started VM '%s' of lab '%s': %s, MAC %s, tap %s%s%s",
-                         name, lab, json_string_value(json_object_get(rec, "firmware")),
-                         json_string_value(json_object_get(rec, "mac")), json_string_value(json_object_get(rec, "tap")),
-                         json_object_get(rec, "vnc") && !json_is_null(json_object_get(rec, "vnc")) ? ", VNC " : "",
-                         json_string_value(json_object_get(rec, "vnc")) ?: "");
-                log_info("Serial console: pxelab vm console %s %s (log %s)", lab, name,
-                         json_string_value(json_object_get(rec, "log")));
-        }
+        print_started(lab, name, json_object_get(json_object_get(st, "vms"), name));
         return EXIT_OK;
 }
 

@@ -201,15 +201,18 @@ static int forwarding_on(const char *lab, json_t *st) {
         return sysctl_write(IP_FORWARD, "1");
 }
 
-static int setup_nft(const struct profile *p, const char *uplink, json_t *st) {
+static int setup_nft(const struct profile *p, json_t *model, const char *uplink, json_t *st) {
         _cleanup_free_ char *table = nft_table_name(p->lab);
+        const char *ula = json_string_value(json_object_get(json_object_get(model, "bridge"), "ipv6_address"));
         struct in_addr mask = { .s_addr = htonl(0xffffffffu << (32 - p->bridge.prefix)) };
+        struct in6_addr addr6;
         /* windows entries: SMB for their Setup shares too */
         uint16_t tcp[ELEMENTSOF(lab_tcp_ports) + 1] = { [ELEMENTSOF(lab_tcp_ports)] = WINDOWS_SMB_PORT };
         struct nft_lab cfg = {
                 .table = table,
                 .bridge = p->bridge.name,
                 .uplink = uplink,
+                .addr = p->bridge.addr,
                 .net = { .s_addr = p->bridge.addr.s_addr & mask.s_addr },
                 .prefix = p->bridge.prefix,
                 .udp_ports = lab_udp_ports,
@@ -220,6 +223,12 @@ static int setup_nft(const struct profile *p, const char *uplink, json_t *st) {
         int r;
 
         memcpy(tcp, lab_tcp_ports, sizeof(lab_tcp_ports));
+        /* The model has one exactly when the bridge gets its ULA. */
+        if (ula) {
+                if (inet_pton(AF_INET6, ula, &addr6) != 1)
+                        return log_error_errno(-EINVAL, "Failed to parse the lab's IPv6 address '%s'", ula);
+                cfg.addr6 = &addr6;
+        }
 
         r = record(p->lab, st, "nft", json_pack("{s:s, s:s, s:s?}", "table", table, "family", "inet",
                                                  "uplink", uplink));
@@ -300,17 +309,17 @@ static int service_spec(const struct profile *p, json_t *model, const char *svc,
         return 0;
 }
 
-static bool under_home(const char *path) {
-        static const char *const homes[] = { "/home/", "/root/", "/run/user/" };
-        for (size_t i = 0; i < ELEMENTSOF(homes); i++)
-                if (strncmp(path, homes[i], strlen(homes[i])) == 0)
+/* Where the services' sandbox (ProtectHome=, PrivateTmp=) hides the host. */
+static bool hidden_by_sandbox(const char *path) {
+        static const char *const hidden[] = { "/home/", "/root/", "/run/user/", "/tmp/", "/var/tmp/" };
+        for (size_t i = 0; i < ELEMENTSOF(hidden); i++)
+                if (strncmp(path, hidden[i], strlen(hidden[i])) == 0)
                         return true;
         return false;
 }
 
-/* Boot files and shares that live in home directories, which the services'
- * ProtectHome= hides unless they are bound in. */
-static char **home_paths_of(json_t *model) {
+/* Boot files and shares in places the sandbox hides: bound in read-only. */
+static char **hidden_paths_of(json_t *model) {
         json_t *lists[] = { json_object_get(model, "files"),
                             json_object_get(json_object_get(model, "smb"), "shares") };
         char **v = xcalloc(1, sizeof(char *));
@@ -320,7 +329,7 @@ static char **home_paths_of(json_t *model) {
         for (size_t l = 0; l < ELEMENTSOF(lists); l++)
                 json_array_foreach(lists[l], i, f) {
                         const char *path = json_string_value(json_object_get(f, "path"));
-                        if (!path || !under_home(path))
+                        if (!path || !hidden_by_sandbox(path))
                                 continue;
                         v = xrealloc(v, (n + 2) * sizeof(char *));
                         v[n++] = xstrdup(path);
@@ -332,8 +341,8 @@ static char **home_paths_of(json_t *model) {
 static int start_service(sd_bus *bus, const struct profile *p, json_t *model, json_t *st, const char *svc,
                          bool changed) {
         _cleanup_free_ char *unit = lab_unit_name(p->lab, svc), *slice = lab_slice_name(p->lab);
-        _cleanup_strv_free_ char **argv = NULL, **rw = NULL, **home = home_paths_of(model);
-        struct unit_spec spec = { .name = unit, .slice = slice, .home_paths = home };
+        _cleanup_strv_free_ char **argv = NULL, **rw = NULL, **hidden = hidden_paths_of(model);
+        struct unit_spec spec = { .name = unit, .slice = slice, .hidden_paths = hidden };
         struct unit_status us = {};
         int r;
 
@@ -502,7 +511,7 @@ int lab_up(sd_bus *bus, const struct profile *p, bool *ret_usage) {
         if (r < 0)
                 goto fail;
         step("Bridge %s is up with %s", p->bridge.name, p->bridge.address);
-        r = setup_nft(p, uplink, st);
+        r = setup_nft(p, model, uplink, st);
         if (r < 0)
                 goto fail;
         step("nftables table pxelab-%s applied%s%s", p->lab, uplink ? ", NAT out of " : " (isolated)",

@@ -3,11 +3,14 @@
  * Expressions are spelled the way nft(8) itself compiles the same rules, so
  * `nft list table` prints them back in the familiar syntax: interface names
  * compare all IFNAMSIZ bytes (NUL padded), "udp dport" carries its
- * "meta l4proto udp" dependency, "ip saddr" its "meta nfproto ipv4" one (the
- * table is family inet), port lists are anonymous constant sets. */
+ * "meta l4proto udp" dependency, "ip saddr/daddr" and "ip6 daddr" their
+ * "meta nfproto" one (the table is family inet), port lists are anonymous
+ * constant sets. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <net/if.h>
+#include <netinet/ip.h>
+#include <netinet/ip6.h>
 #include <poll.h>
 #include <time.h>
 
@@ -195,20 +198,28 @@ static void e_mask(struct nftnl_rule *r, const void *mask, uint32_t len) {
         nftnl_expr_set(e, NFTNL_EXPR_BITWISE_XOR, zero, len);
 }
 
-static void e_accept(struct nftnl_rule *r) {
+static void e_verdict(struct nftnl_rule *r, uint32_t verdict) {
         struct nftnl_expr *e = expr_new(r, "immediate");
         nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, NFT_REG_VERDICT);
-        nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_VERDICT, NF_ACCEPT);
+        nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_VERDICT, verdict);
 }
 
-/* iifname/oifname == NAME: the full IFNAMSIZ bytes, so "pxe0" does not
- * also match "pxe01". */
-static void match_ifname(struct nftnl_rule *r, uint32_t key, const char *name) {
+static void e_accept(struct nftnl_rule *r) {
+        e_verdict(r, NF_ACCEPT);
+}
+
+/* iifname/oifname OP NAME (OP: NFT_CMP_EQ or NFT_CMP_NEQ): the full
+ * IFNAMSIZ bytes, so "pxe0" does not also match "pxe01". */
+static void match_ifname_op(struct nftnl_rule *r, uint32_t key, uint32_t op, const char *name) {
         char buf[IFNAMSIZ] = {};
 
         strncpy(buf, name, sizeof(buf) - 1);
         e_meta(r, key);
-        e_cmp(r, NFT_CMP_EQ, buf, sizeof(buf));
+        e_cmp(r, op, buf, sizeof(buf));
+}
+
+static void match_ifname(struct nftnl_rule *r, uint32_t key, const char *name) {
+        match_ifname_op(r, key, NFT_CMP_EQ, name);
 }
 
 static void match_l4proto(struct nftnl_rule *r, uint8_t proto) {
@@ -244,6 +255,20 @@ static void match_ip_saddr(struct nftnl_rule *r, struct in_addr net, unsigned pr
         if (prefix < 32)
                 e_mask(r, &mask, sizeof(mask));
         e_cmp(r, NFT_CMP_EQ, &value, sizeof(value));
+}
+
+/* ip daddr ADDR (4 bytes) or ip6 daddr ADDR (16 bytes), with the
+ * "meta nfproto" dependency the inet family needs before a network header
+ * load: the payload offset means a different field in the other family. */
+static void match_daddr(struct nftnl_rule *r, const void *addr, uint32_t len) {
+        uint8_t nfproto = len == sizeof(struct in_addr) ? NFPROTO_IPV4 : NFPROTO_IPV6;
+        uint32_t offset = nfproto == NFPROTO_IPV4 ? offsetof(struct iphdr, daddr)
+                                                  : offsetof(struct ip6_hdr, ip6_dst);
+
+        e_meta(r, NFT_META_NFPROTO);
+        e_cmp(r, NFT_CMP_EQ, &nfproto, sizeof(nfproto));
+        e_payload(r, NFT_PAYLOAD_NETWORK_HEADER, offset, len);
+        e_cmp(r, NFT_CMP_EQ, addr, len);
 }
 
 /* ct state established,related: (state & (EST|REL)) != 0, host order. */
@@ -293,6 +318,18 @@ static size_t ports_unique(const uint16_t *in, size_t n, uint16_t **ret) {
         return m;
 }
 
+/* iifname != BRIDGE iifname != "lo" [ip|ip6] daddr ADDR drop */
+static void batch_guard_rule(struct batch *bt, const struct nft_lab *lab, const void *addr, uint32_t len,
+                             const char *what) {
+        struct nftnl_rule *r = rule_new(lab->table, "input");
+
+        match_ifname_op(r, NFT_META_IIFNAME, NFT_CMP_NEQ, lab->bridge);
+        match_ifname_op(r, NFT_META_IIFNAME, NFT_CMP_NEQ, "lo");
+        match_daddr(r, addr, len);
+        e_verdict(r, NF_DROP);
+        batch_rule(bt, r, what);
+}
+
 static void batch_input_chain(struct batch *bt, const struct nft_lab *lab) {
         static const struct { uint8_t proto; const char *name; } icmp[] = {
                 { IPPROTO_ICMP, "icmp" },
@@ -301,6 +338,13 @@ static void batch_input_chain(struct batch *bt, const struct nft_lab *lab) {
         struct nftnl_rule *r;
 
         batch_chain(bt, lab->table, "input", "filter", NF_INET_LOCAL_IN, 0);
+
+        /* First, before any accept: the lab's addresses are for the lab
+         * (and the host itself, over lo), not for whatever routes to them
+         * through another interface. */
+        batch_guard_rule(bt, lab, &lab->addr, sizeof(lab->addr), "ip daddr drop");
+        if (lab->addr6)
+                batch_guard_rule(bt, lab, lab->addr6, sizeof(*lab->addr6), "ip6 daddr drop");
 
         r = rule_new(lab->table, "input");
         match_ifname(r, NFT_META_IIFNAME, lab->bridge);
@@ -351,6 +395,14 @@ static void batch_uplink_chains(struct batch *bt, const struct nft_lab *lab) {
         match_ct_established(r);
         e_accept(r);
         batch_rule(bt, r, "uplink to bridge established,related accept");
+
+        /* Nothing else from the uplink side reaches the lab's machines, even
+         * for a neighbour that routes the lab's subnet through this host. */
+        r = rule_new(lab->table, "forward");
+        match_ifname(r, NFT_META_IIFNAME, lab->uplink);
+        match_ifname(r, NFT_META_OIFNAME, lab->bridge);
+        e_verdict(r, NF_DROP);
+        batch_rule(bt, r, "uplink to bridge drop");
 
         /* priority 100 = srcnat */
         batch_chain(bt, lab->table, "postrouting", "nat", NF_INET_POST_ROUTING, 100);
@@ -459,7 +511,7 @@ static int batch_send(struct batch *bt, const char *table) {
 }
 
 static bool lab_valid(const struct nft_lab *lab) {
-        return lab && !strempty(lab->table) &&
+        return lab && !strempty(lab->table) && lab->addr.s_addr != INADDR_ANY &&
                !strempty(lab->bridge) && strlen(lab->bridge) < IFNAMSIZ &&
                (!lab->uplink || (*lab->uplink && strlen(lab->uplink) < IFNAMSIZ)) &&
                lab->prefix >= 1 && lab->prefix <= 32 &&

@@ -5,6 +5,8 @@
  * nothing changed. The table (family inet, named lab->table) holds:
  *
  *   chain input      type filter hook input priority 0; policy accept;
+ *       iifname != BRIDGE iifname != "lo" ip daddr ADDR drop
+ *       iifname != BRIDGE iifname != "lo" ip6 daddr ADDR6 drop   (if ADDR6)
  *       iifname BRIDGE ct state established,related accept
  *       iifname BRIDGE udp dport { UDP_PORTS } accept      (if any)
  *       iifname BRIDGE tcp dport { TCP_PORTS } accept      (if any)
@@ -16,6 +18,11 @@
  *       iifname UPLINK oifname BRIDGE ct state established,related accept
  *   chain postrouting  type nat hook postrouting priority 100 (srcnat);
  *       ip saddr NET/PREFIX oifname UPLINK masquerade
+ *
+ * The drops come first: the lab's own addresses are reachable from its
+ * bridge and from the host itself (which reaches any local address over lo),
+ * never from elsewhere, e.g. an uplink-side machine that routes the lab's
+ * subnet through this host.
  *
  * An accept here does not override a drop in another table on the same hook
  * (every base chain votes; one drop is final).
@@ -32,6 +39,8 @@ struct nft_lab {
         const char *table;          /* e.g. "pxelab-demo" (family inet) */
         const char *bridge;         /* bridge ifname */
         const char *uplink;         /* NULL: isolated lab, no NAT/forward chains */
+        struct in_addr addr;        /* the lab's own IPv4 address on the bridge (not 0) */
+        const struct in6_addr *addr6; /* its IPv6 (ULA) address, or NULL */
         struct in_addr net;         /* lab IPv4 network (network byte order) */
         unsigned prefix;            /* 1..32 */
         const uint16_t *udp_ports;  /* host order; accepted on the bridge (67, 69, 547…) */

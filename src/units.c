@@ -396,6 +396,15 @@ static int append_strv(sd_bus_message *m, const char *key, char **v) {
         return r;
 }
 
+static bool in_home(char **paths) {
+        static const char *const homes[] = { "/home/", "/root/", "/run/user/" };
+        for (char **p = paths; p && *p; p++)
+                for (size_t i = 0; i < ELEMENTSOF(homes); i++)
+                        if (strncmp(*p, homes[i], strlen(homes[i])) == 0)
+                                return true;
+        return false;
+}
+
 /* BindReadOnlyPaths=: a(ssbt) = source, destination, ignore-if-missing, flags. */
 static int append_bind_ro(sd_bus_message *m, char **paths) {
         int r = sd_bus_message_open_container(m, 'r', "sv");
@@ -505,13 +514,13 @@ static int append_properties(sd_bus_message *m, const struct unit_spec *spec) {
         /* The sandbox: nothing of the host is writable but the given paths. */
         if (r >= 0)
                 r = append_s(m, "ProtectSystem", "strict");
-        /* Homes stay hidden; what the service must read from them is bound
-         * into an empty tmpfs (ReadOnlyPaths= cannot reach through
-         * ProtectHome=yes). */
+        /* Homes and /tmp stay hidden; what the service must read from them
+         * is bound in read-only (ReadOnlyPaths= cannot reach through
+         * ProtectHome=yes, so homes become an empty tmpfs). */
         if (r >= 0)
-                r = append_s(m, "ProtectHome", spec->home_paths && spec->home_paths[0] ? "tmpfs" : "yes");
-        if (r >= 0 && spec->home_paths && spec->home_paths[0])
-                r = append_bind_ro(m, spec->home_paths);
+                r = append_s(m, "ProtectHome", in_home(spec->hidden_paths) ? "tmpfs" : "yes");
+        if (r >= 0 && spec->hidden_paths && spec->hidden_paths[0])
+                r = append_bind_ro(m, spec->hidden_paths);
         for (size_t i = 0; i < ELEMENTSOF(hardening) && r >= 0; i++)
                 r = append_b(m, hardening[i], true);
         if (r >= 0)

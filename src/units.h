@@ -25,9 +25,11 @@ struct unit_spec {
         const char *restart;            /* NULL: "on-failure"; "no" for VMs */
         char **read_write_paths;        /* ReadWritePaths= (must exist; "-PATH" if optional) */
         char **read_only_paths;         /* ReadOnlyPaths=, may be NULL */
-        char **home_paths;              /* paths under /home, /root or /run/user the
-                                         * service must read: then ProtectHome=tmpfs
-                                         * and each bound in read-only; may be NULL */
+        char **hidden_paths;            /* paths the sandbox hides that the service
+                                         * must read (under /home, /root, /run/user:
+                                         * then ProtectHome=tmpfs; under /tmp,
+                                         * /var/tmp: PrivateTmp stays): each is bound
+                                         * in read-only; may be NULL */
         uint64_t capabilities;          /* CapabilityBoundingSet=, a mask of 1ULL << CAP_*;
                                          * 0 is the empty set */
         bool private_network;           /* PrivateNetwork= */

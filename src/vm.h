@@ -4,7 +4,8 @@
  * A VM NAME of lab LAB is
  *   - unit    pxelab-LAB-vm-NAME.service in pxelab-LAB.slice (Restart=no:
  *             a guest powering off is normal);
- *   - tap     pxt-LAB-N (at most 15 characters), a port of the lab bridge;
+ *   - tap     pxt-LAB-N (LAB shortened to fit 15 characters), a port of
+ *             the lab bridge;
  *   - files   /run/pxelab/LAB/vm-NAME.log (serial console) and the VM's own
  *             directory /var/lib/pxelab/LAB/vm/NAME (OVMF_VARS.fd, disk.qcow2);
  *   - record  state.json["vms"][NAME], written before anything is made:

@@ -35,7 +35,7 @@ teardown() { sysd_kill; }
         # The office's DISCOVERs crossed the uplink (the capture works)...
         [ "$(grep -c '0.0.0.0.68 > 255.255.255.255.67: BOOTP/DHCP, Request' "$OUT/is1.cap")" -ge 3 ]
         # ... and nothing came back from a DHCP server.
-        ! grep -q '\.67 > ' "$OUT/is1.cap"
+        ! grep -q '\.67 > ' "$OUT/is1.cap" || false
         # dnsmasq served the bridge and never heard of the uplink.
         log=$(sysd_run journalctl -u pxelab-is1-dnsmasq.service -o cat)
         [[ "$log" == *"DHCPACK(pxe-is1)"* ]]
@@ -77,9 +77,9 @@ teardown() { sysd_kill; }
         grep -q '^tcp .* 10\.92\.0\.1:80 ' "$OUT/is2.ours"
         [ "$n" -ge 4 ]
         # Nothing answers through the uplink or loopback.
-        ! sysd_run ip netns exec wan curl -s -m 2 http://10.99.0.1/boot.ipxe
-        ! sysd_run curl -s -m 2 http://127.0.0.1/boot.ipxe
-        ! sysd_run busybox tftp -g -r undionly.kpxe -l /tmp/x 127.0.0.1
+        ! sysd_run ip netns exec wan curl -s -m 2 http://10.99.0.1/boot.ipxe || false
+        ! sysd_run curl -s -m 2 http://127.0.0.1/boot.ipxe || false
+        ! sysd_run busybox tftp -g -r undionly.kpxe -l /tmp/x 127.0.0.1 || false
 }
 
 # tftp_get NAME: fetches NAME from the lab over TFTP as client c1; prints
@@ -124,7 +124,7 @@ tftp_get() {
                 code=$(sysd_client_run c1 curl -s --path-as-is -o /tmp/body -w '%{http_code}' "http://10.93.0.1$path")
                 echo "http '$path': $code"
                 [ "$code" != 200 ]
-                ! sysd_client_run c1 grep -q 'root:x:0:0' /tmp/body
+                ! sysd_client_run c1 grep -q 'root:x:0:0' /tmp/body || false
         done
         # An absolute URI in the request line does not escape either.
         code=$(sysd_client_run c1 curl -s --request-target 'http://10.93.0.1/../../etc/passwd' -o /tmp/body \
@@ -191,7 +191,66 @@ prop() {
                 [ "$status" -ne 0 ]
                 sysd_run nsenter -t "$pid" -m touch /run/pxelab/is5/probe
                 sysd_run nsenter -t "$pid" -m rm /run/pxelab/is5/probe
-                ! sysd_run nsenter -t "$pid" -m test -e /tmp/host-tmp-file
+                ! sysd_run nsenter -t "$pid" -m test -e /tmp/host-tmp-file || false
                 [ -z "$(sysd_run nsenter -t "$pid" -m ls -A /root)" ]
         done
+}
+
+@test "the lab's own addresses answer its bridge and the host, not a machine routing to them over the uplink" {
+        mkuplink
+        p=$(mkprofile is6 10.96.0.1/24)
+        sysd_run "$PXELAB" up "$p"
+        ula=$(sysd_run jq -r '.bridge.addresses[1] | sub("/.*"; "")' /run/pxelab/is6/state.json)
+        [[ "$ula" == fd*::1 ]]
+        # An office machine that routes the lab's subnets through this host.
+        sysd_run ip addr add fd99::1/64 dev upl0 nodad
+        sysd_run ip -n wan addr add fd99::2/64 dev eth0 nodad
+        sysd_run ip -n wan route add 10.96.0.0/24 via 10.99.0.1
+        sysd_run ip -n wan -6 route add "${ula%1}/64" via fd99::1
+        # The path works: the host's uplink addresses answer over it...
+        sysd_run ip netns exec wan busybox ping -q -c 1 -W 2 10.99.0.1
+        sysd_run ip netns exec wan busybox ping -q -c 1 -W 2 fd99::1
+        # ... the lab's don't: HTTP times out (dropped, not even refused),
+        # pings go unanswered.
+        run sysd_run ip netns exec wan curl -s -m 3 -o /dev/null http://10.96.0.1/boot.ipxe
+        echo "curl from wan: exit $status"
+        [ "$status" -eq 28 ]
+        run sysd_run ip netns exec wan busybox ping -q -c 1 -W 1 10.96.0.1
+        [ "$status" -ne 0 ]
+        run sysd_run ip netns exec wan busybox ping -q -c 1 -W 1 "$ula"
+        [ "$status" -ne 0 ]
+        # A lab client and the host itself (over lo) still get boot.ipxe.
+        sysd_client_ns c1 pxe-is6
+        [[ "$(sysd_udhcpc c1)" == 10.96.0.* ]]
+        [ "$(sysd_client_run c1 curl -fsS -m 3 http://10.96.0.1/boot.ipxe | head -1)" = '#!ipxe' ]
+        [ "$(sysd_run curl -fsS -m 3 http://10.96.0.1/boot.ipxe | head -1)" = '#!ipxe' ]
+        sysd_run busybox ping -q -c 1 -W 2 "$ula"
+}
+
+@test "a machine routing to the lab over the uplink cannot open connections to lab clients" {
+        mkuplink
+        p=$(mkprofile is7 10.97.0.1/24)
+        sysd_run "$PXELAB" up "$p"
+        sysd_client_ns c1 pxe-is7
+        ip=$(sysd_udhcpc c1)
+        [[ "$ip" == 10.97.0.* ]]
+        sysd_client_run c1 ip route add default via 10.97.0.1
+        # A service on the lab client.
+        sysd_client_run c1 python3 -c '
+import socket
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("0.0.0.0", 9000)); s.listen(1); s.settimeout(8)
+try:
+    c, a = s.accept(); c.sendall(b"reached"); c.close()
+except socket.timeout:
+    pass' &
+        for i in $(seq 50); do sysd_client_run c1 ss -ltn | grep -q ':9000' && break; sleep 0.1; done
+        sysd_run ip -n wan route add 10.97.0.0/24 via 10.99.0.1
+        run sysd_run ip netns exec wan curl -s -m 3 "http://$ip:9000/"
+        echo "curl from wan to the lab client: exit $status, output '$output'"
+        [ "$status" -ne 0 ]
+        [[ "$output" != *reached* ]]
+        # The lab client itself is fine and still reaches the lab.
+        [ "$(sysd_client_run c1 curl -s -m 3 -o /dev/null -w '%{http_code}' http://10.97.0.1/boot.ipxe)" = 200 ]
+        wait
 }

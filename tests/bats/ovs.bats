@@ -24,9 +24,15 @@ start_ovs() {
 ovs_client() {   # NAME BRIDGE
         sysd_run ip netns add "$1"
         sysd_run ip link add "vc-$1" type veth peer name eth0 netns "$1"
-        sysd_run ip link set "vc-$1" up
+        # Like a port of the kernel datapath, not an interface of this host:
+        # the host's stack must not answer ARP on it (userspace OVS reads
+        # the same frames from it)...
+        sysd_run ip link set "vc-$1" up arp off
         sysd_run ip -n "$1" link set lo up
         sysd_run ip -n "$1" link set eth0 up
+        # ... and the client sends complete checksums, as a NIC would: the
+        # userspace datapath does not fill in those a veth leaves to offload.
+        sysd_run ip netns exec "$1" ethtool -K eth0 tx off >/dev/null
         ovs add-port "$2" "vc-$1"
 }
 

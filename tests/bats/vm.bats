@@ -264,6 +264,18 @@ lease_ip() {
                 "/run/pxelab/$LAB/state.json")" = "bios 260 52:54:00:64:00:09" ]
         sysd_run "$PXELAB" vm stop "$LAB" decl1
 
+        # --vnc: a display on loopback only, 5900 + the first free number.
+        run sysd_run "$PXELAB" vm start "$LAB" vnc1 --vnc
+        [ "$status" -eq 0 ]
+        [[ "$output" == *"VNC 127.0.0.1:0"* ]]
+        [ "$(sysd_run jq -r .vms.vnc1.vnc "/run/pxelab/$LAB/state.json")" = 127.0.0.1:0 ]
+        for _ in $(seq 50); do
+                [ -n "$(sysd_run ss -Hltn 'sport = :5900')" ] && break
+                sleep 0.2
+        done
+        [ "$(sysd_run ss -Hltn 'sport = :5900' | awk '{print $4}')" = 127.0.0.1:5900 ]
+        sysd_run "$PXELAB" vm stop "$LAB" vnc1
+
         # Stop one and start it again: same MAC.
         sysd_run "$PXELAB" vm stop "$LAB" vm1
         sysd_run "$PXELAB" vm start "$LAB" vm1

@@ -21,19 +21,23 @@
 
 static const uint16_t udp_ports[] = { 69, 67, 547, 67 };  /* unsorted, a duplicate */
 static const uint16_t tcp_ports[] = { 80 };
+static struct in6_addr ula;
 
 static struct nft_lab lab(const char *uplink) {
         struct nft_lab l = {
                 .table = TABLE,
                 .bridge = "pxe0",
                 .uplink = uplink,
+                .addr6 = &ula,
                 .prefix = 24,
                 .udp_ports = udp_ports,
                 .n_udp = ELEMENTSOF(udp_ports),
                 .tcp_ports = tcp_ports,
                 .n_tcp = ELEMENTSOF(tcp_ports),
         };
+        assert_int_equal(inet_pton(AF_INET, "10.33.0.1", &l.addr), 1);
         assert_int_equal(inet_pton(AF_INET, "10.33.0.0", &l.net), 1);
+        assert_int_equal(inet_pton(AF_INET6, "fd12:3456:789a::1", &ula), 1);
         return l;
 }
 
@@ -117,12 +121,15 @@ static void check_chain(json_t *chains, const char *name, const char *type, cons
 
 /* Expected rule expressions, as nft -j prints them. */
 #define IIF(n) "{\"match\":{\"left\":{\"meta\":{\"key\":\"iifname\"}},\"op\":\"==\",\"right\":\"" n "\"}}"
+#define NOT_IIF(n) "{\"match\":{\"left\":{\"meta\":{\"key\":\"iifname\"}},\"op\":\"!=\",\"right\":\"" n "\"}}"
 #define OIF(n) "{\"match\":{\"left\":{\"meta\":{\"key\":\"oifname\"}},\"op\":\"==\",\"right\":\"" n "\"}}"
 #define ACCEPT "{\"accept\":null}"
+#define DROP "{\"drop\":null}"
 #define CT_EST "{\"match\":{\"left\":{\"ct\":{\"key\":\"state\"}},\"op\":\"in\",\"right\":[\"established\",\"related\"]}}"
 #define L4(p) "{\"match\":{\"left\":{\"meta\":{\"key\":\"l4proto\"}},\"op\":\"==\",\"right\":\"" p "\"}}"
 #define DPORT(proto, r) "{\"match\":{\"left\":{\"payload\":{\"field\":\"dport\",\"protocol\":\"" proto "\"}},\"op\":\"==\",\"right\":" r "}}"
 #define SADDR(a, l) "{\"match\":{\"left\":{\"payload\":{\"field\":\"saddr\",\"protocol\":\"ip\"}},\"op\":\"==\",\"right\":{\"prefix\":{\"addr\":\"" a "\",\"len\":" #l "}}}}"
+#define DADDR(proto, a) "{\"match\":{\"left\":{\"payload\":{\"field\":\"daddr\",\"protocol\":\"" proto "\"}},\"op\":\"==\",\"right\":\"" a "\"}}"
 #define MASQ "{\"masquerade\":null}"
 
 static void check_rules(json_t *list, const char *chain, const char *const *want, size_t n) {
@@ -139,7 +146,12 @@ static void check_rules(json_t *list, const char *chain, const char *const *want
         }
 }
 
+/* The lab's own addresses only from its bridge and the host (lo). */
+#define GUARD(bridge, proto, a) "[" NOT_IIF(bridge) "," NOT_IIF("lo") "," DADDR(proto, a) "," DROP "]"
+
 static const char *const input_rules[] = {
+        GUARD("pxe0", "ip", "10.33.0.1"),
+        GUARD("pxe0", "ip6", "fd12:3456:789a::1"),
         "[" IIF("pxe0") "," CT_EST "," ACCEPT "]",
         "[" IIF("pxe0") "," DPORT("udp", "{\"set\":[67,69,547]}") "," ACCEPT "]",
         "[" IIF("pxe0") "," DPORT("tcp", "80") "," ACCEPT "]",
@@ -173,6 +185,7 @@ static void test_uplink(void **state) {
         static const char *const forward[] = {
                 "[" IIF("pxe0") "," OIF("eth9") "," ACCEPT "]",
                 "[" IIF("eth9") "," OIF("pxe0") "," CT_EST "," ACCEPT "]",
+                "[" IIF("eth9") "," OIF("pxe0") "," DROP "]",
         };
         static const char *const post[] = {
                 "[" SADDR("10.33.0.0", 24) "," OIF("eth9") "," MASQ "]",
@@ -225,6 +238,7 @@ static void test_prefixes(void **state) {
 static void test_reapply_replaces(void **state) {
         static const uint16_t one_udp[] = { 67 };
         static const char *const input2[] = {
+                GUARD("pxe1", "ip", "10.34.0.1"),
                 "[" IIF("pxe1") "," CT_EST "," ACCEPT "]",
                 "[" IIF("pxe1") "," DPORT("udp", "67") "," ACCEPT "]",
                 "[" IIF("pxe1") "," L4("icmp") "," ACCEPT "]",
@@ -253,6 +267,8 @@ static void test_reapply_replaces(void **state) {
         /* A changed lab replaces the old rules entirely. */
         l.bridge = "pxe1";
         l.uplink = NULL;
+        assert_int_equal(inet_pton(AF_INET, "10.34.0.1", &l.addr), 1);
+        l.addr6 = NULL;
         l.udp_ports = one_udp;
         l.n_udp = 1;
         l.n_tcp = 0;
@@ -263,6 +279,127 @@ static void test_reapply_replaces(void **state) {
         json_decref(v);
         check_rules(list, "input", input2, ELEMENTSOF(input2));
         json_decref(list);
+}
+
+/* The guard's bytecode: nft's JSON hides the "meta nfproto" dependency, so
+ * check in the kernel's own listing that it precedes each daddr load
+ * (without it, offset 16 of an IPv6 header is its source address). */
+#define GUARD_CODE(nfproto, load)                                                                       \
+        "[ meta load iifname => reg 1 ]", "[ cmp neq reg 1 ",   /* pxe0 */                              \
+        "[ meta load iifname => reg 1 ]", "[ cmp neq reg 1 ",   /* lo */                                \
+        "[ meta load nfproto => reg 1 ]", "[ cmp eq reg 1 " nfproto,                                    \
+        "[ payload load " load " => reg 1 ]", "[ cmp eq reg 1 ",                                        \
+        "[ immediate reg 0 drop ]"
+
+/* The expression lines of the input chain's rule N in `nft --debug=netlink
+ * list` output OUT, without indentation. */
+static char **rule_code(const char *out, unsigned n, size_t *ret_n) {
+        char **lines = NULL;
+        size_t m = 0;
+        int rule = -1;
+
+        for (const char *l = out; *l;) {
+                const char *eol = strchrnul(l, '\n');
+
+                if (strncmp(l, "  [", 3) == 0 && rule == (int) n) {
+                        lines = xrealloc(lines, (m + 1) * sizeof(char *));
+                        lines[m++] = strndup(l + 2, eol - l - 2);
+                } else if (strncmp(l, "inet " TABLE " input ", strlen("inet " TABLE " input ")) == 0)
+                        rule++;                 /* "inet pxelab-test input 2" */
+                l = *eol ? eol + 1 : eol;
+        }
+        *ret_n = m;
+        return lines;
+}
+
+static void check_code(const char *out, unsigned n, const char *const *want, size_t n_want) {
+        size_t m;
+        char **got = rule_code(out, n, &m);
+
+        if (m != n_want)
+                fail_msg("rule %u has %zu expressions, want %zu:\n%s", n, m, n_want, out);
+        for (size_t i = 0; i < m; i++) {
+                if (strncmp(got[i], want[i], strlen(want[i])) != 0)
+                        fail_msg("rule %u line %zu: got '%s', want '%s...'", n, i, got[i], want[i]);
+                free(got[i]);
+        }
+        free(got);
+}
+
+static void test_guard_bytecode(void **state) {
+        /* NFPROTO_IPV4 = 2, NFPROTO_IPV6 = 10 (one byte, printed as a host-order word) */
+        static const char *const v4[] = { GUARD_CODE("0x00000002", "4b @ network header + 16") };
+        static const char *const v6[] = { GUARD_CODE("0x0000000a", "16b @ network header + 24") };
+        char *argv[] = { "nft", "--debug=netlink", "list", "chain", "inet", TABLE, "input", NULL };
+        struct nft_lab l = lab(NULL);
+        _cleanup_free_ char *out = NULL;
+
+        assert_int_equal(nft_lab_apply(&l), 0);
+        assert_int_equal(run_program(argv, &out), 0);
+        check_code(out, 0, v4, ELEMENTSOF(v4));
+        check_code(out, 1, v6, ELEMENTSOF(v6));
+}
+
+/* Real packets in this namespace: "pxe0" (lab side) and "eth9" (uplink
+ * side) are veths to two peer namespaces held open by a sleep; the uplink
+ * peer routes the lab's subnets through us, as an office machine could. */
+#define PEERS_UP                                                                                        \
+        "set -e\n"                                                                                      \
+        "peer() { unshare -n sleep 60 </dev/null >/dev/null 2>&1 & p=$!\n"                              \
+        "  while [ \"$(readlink /proc/$p/ns/net)\" = \"$(readlink /proc/self/ns/net)\" ]; do sleep 0.01; done\n" \
+        "  echo $p; }\n"                                                                                \
+        "inns() { p=$1; shift; nsenter -t $p -n sh -ec \"$*\"; }\n"                                       \
+        "lab=$(peer); up=$(peer)\n"                                                                     \
+        "ip link set lo up\n"                                                                           \
+        "ip link add pxe0 type veth peer name eth0 netns $lab\n"                                        \
+        "ip addr add 10.33.0.1/24 dev pxe0; ip addr add fd12:3456:789a::1/64 dev pxe0 nodad\n"         \
+        "ip link set pxe0 up\n"                                                                         \
+        "ip link add eth9 type veth peer name eth0 netns $up\n"                                         \
+        "ip addr add 10.99.0.1/24 dev eth9; ip addr add fd99::1/64 dev eth9 nodad; ip link set eth9 up\n" \
+        "inns $lab 'ip link set lo up; ip link set eth0 up; ip addr add 10.33.0.9/24 dev eth0;"           \
+        "  ip addr add fd12:3456:789a::9/64 dev eth0 nodad'\n"                                          \
+        "inns $up 'ip link set lo up; ip link set eth0 up; ip addr add 10.99.0.2/24 dev eth0;"            \
+        "  ip addr add fd99::2/64 dev eth0 nodad; ip route add 10.33.0.0/24 via 10.99.0.1;"             \
+        "  ip -6 route add fd12:3456:789a::/64 via fd99::1'\n"                                          \
+        "echo $lab $up\n"
+
+/* ping [PEER_PID] ADDR: exit 0 if ADDR answers (from the peer's namespace). */
+static bool pings(pid_t peer, const char *addr) {
+        _cleanup_free_ char *cmd = peer > 0 ?
+                xasprintf("nsenter -t %d -n busybox ping -q -c 1 -W 2 %s >/dev/null 2>&1", (int) peer, addr) :
+                xasprintf("busybox ping -q -c 1 -W 2 %s >/dev/null 2>&1", addr);
+        char *argv[] = { "sh", "-c", cmd, NULL };
+
+        return run_program(argv, NULL) == 0;
+}
+
+static void test_guard_traffic(void **state) {
+        static const char *const lab_addrs[] = { "10.33.0.1", "fd12:3456:789a::1" };
+        char *argv[] = { "sh", "-c", PEERS_UP, NULL };
+        _cleanup_free_ char *out = NULL, *kill = NULL;
+        struct nft_lab l = lab("eth9");
+        int lab_ns, up_ns;
+
+        assert_int_equal(run_program(argv, &out), 0);
+        assert_int_equal(sscanf(out, "%d %d", &lab_ns, &up_ns), 2);
+
+        /* Without the table the uplink side reaches the lab's addresses... */
+        for (size_t i = 0; i < ELEMENTSOF(lab_addrs); i++)
+                assert_true(pings(up_ns, lab_addrs[i]));
+        assert_int_equal(nft_lab_apply(&l), 0);
+        for (size_t i = 0; i < ELEMENTSOF(lab_addrs); i++) {
+                /* ... with it no longer, while the lab and this host do. */
+                if (pings(up_ns, lab_addrs[i]))
+                        fail_msg("the uplink side still reaches %s", lab_addrs[i]);
+                assert_true(pings(lab_ns, lab_addrs[i]));
+                assert_true(pings(0, lab_addrs[i]));
+        }
+        /* The host's other addresses are none of the lab's business. */
+        assert_true(pings(up_ns, "10.99.0.1"));
+        assert_true(pings(up_ns, "fd99::1"));
+
+        kill = xasprintf("kill %d %d", lab_ns, up_ns);
+        sh(kill);
 }
 
 static void test_delete_and_others(void **state) {
@@ -352,6 +489,9 @@ static void test_errors(void **state) {
         l = lab("eth9");
         l.prefix = 0;
         assert_int_equal(nft_lab_apply(&l), -EINVAL);
+        l = lab("eth9");
+        l.addr.s_addr = INADDR_ANY;
+        assert_int_equal(nft_lab_apply(&l), -EINVAL);
         l = lab("this-name-is-too-long");
         assert_int_equal(nft_lab_apply(&l), -EINVAL);
         assert_int_equal(nft_lab_exists(TABLE), 0);
@@ -363,6 +503,8 @@ int main(void) {
                 cmocka_unit_test_setup(test_uplink, new_netns),
                 cmocka_unit_test_setup(test_prefixes, new_netns),
                 cmocka_unit_test_setup(test_reapply_replaces, new_netns),
+                cmocka_unit_test_setup(test_guard_bytecode, new_netns),
+                cmocka_unit_test_setup(test_guard_traffic, new_netns),
                 cmocka_unit_test_setup(test_delete_and_others, new_netns),
                 cmocka_unit_test_setup(test_errors, new_netns),
         };

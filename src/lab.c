@@ -309,15 +309,6 @@ static int service_spec(const struct profile *p, json_t *model, const char *svc,
         return 0;
 }
 
-/* Where the services' sandbox (ProtectHome=, PrivateTmp=) hides the host. */
-static bool hidden_by_sandbox(const char *path) {
-        static const char *const hidden[] = { "/home/", "/root/", "/run/user/", "/tmp/", "/var/tmp/" };
-        for (size_t i = 0; i < ELEMENTSOF(hidden); i++)
-                if (strncmp(path, hidden[i], strlen(hidden[i])) == 0)
-                        return true;
-        return false;
-}
-
 /* Boot files and shares in places the sandbox hides: bound in read-only. */
 static char **hidden_paths_of(json_t *model) {
         json_t *lists[] = { json_object_get(model, "files"),
@@ -329,7 +320,7 @@ static char **hidden_paths_of(json_t *model) {
         for (size_t l = 0; l < ELEMENTSOF(lists); l++)
                 json_array_foreach(lists[l], i, f) {
                         const char *path = json_string_value(json_object_get(f, "path"));
-                        if (!path || !hidden_by_sandbox(path))
+                        if (!path || !units_path_hidden(path))
                                 continue;
                         v = xrealloc(v, (n + 2) * sizeof(char *));
                         v[n++] = xstrdup(path);

@@ -405,11 +405,20 @@ static bool in_home(char **paths) {
         return false;
 }
 
-/* BindReadOnlyPaths=: a(ssbt) = source, destination, ignore-if-missing, flags. */
-static int append_bind_ro(sd_bus_message *m, char **paths) {
+bool units_path_hidden(const char *path) {
+        static const char *const hidden[] = { "/home/", "/root/", "/run/user/", "/tmp/", "/var/tmp/" };
+        for (size_t i = 0; i < ELEMENTSOF(hidden); i++)
+                if (strncmp(path, hidden[i], strlen(hidden[i])) == 0)
+                        return true;
+        return false;
+}
+
+/* BindReadOnlyPaths= / BindPaths=: a(ssbt) = source, destination,
+ * ignore-if-missing, flags. */
+static int append_bind(sd_bus_message *m, const char *key, char **paths) {
         int r = sd_bus_message_open_container(m, 'r', "sv");
         if (r >= 0)
-                r = sd_bus_message_append(m, "s", "BindReadOnlyPaths");
+                r = sd_bus_message_append(m, "s", key);
         if (r >= 0)
                 r = sd_bus_message_open_container(m, 'v', "a(ssbt)");
         if (r >= 0)
@@ -518,9 +527,12 @@ static int append_properties(sd_bus_message *m, const struct unit_spec *spec) {
          * is bound in read-only (ReadOnlyPaths= cannot reach through
          * ProtectHome=yes, so homes become an empty tmpfs). */
         if (r >= 0)
-                r = append_s(m, "ProtectHome", in_home(spec->hidden_paths) ? "tmpfs" : "yes");
+                r = append_s(m, "ProtectHome",
+                             in_home(spec->hidden_paths) || in_home(spec->hidden_rw_paths) ? "tmpfs" : "yes");
         if (r >= 0 && spec->hidden_paths && spec->hidden_paths[0])
-                r = append_bind_ro(m, spec->hidden_paths);
+                r = append_bind(m, "BindReadOnlyPaths", spec->hidden_paths);
+        if (r >= 0 && spec->hidden_rw_paths && spec->hidden_rw_paths[0])
+                r = append_bind(m, "BindPaths", spec->hidden_rw_paths);
         for (size_t i = 0; i < ELEMENTSOF(hardening) && r >= 0; i++)
                 r = append_b(m, hardening[i], true);
         if (r >= 0)

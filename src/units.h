@@ -12,6 +12,11 @@
  * as PID 1 on this machine; pxelab needs it to run the lab's services" and
  * returns -EHOSTDOWN. Free with sd_bus_flush_close_unref(). */
 int units_connect(sd_bus **ret);
+
+/* True for paths the units' sandbox hides (ProtectHome=, PrivateTmp=):
+ * under /home, /root, /run/user, /tmp or /var/tmp. A unit that must reach
+ * one gets it through unit_spec.hidden_paths / hidden_rw_paths. */
+bool units_path_hidden(const char *path);
 /* The same, logging nothing (for `status`, which works without systemd). */
 int units_connect_quiet(sd_bus **ret);
 
@@ -30,6 +35,7 @@ struct unit_spec {
                                          * then ProtectHome=tmpfs; under /tmp,
                                          * /var/tmp: PrivateTmp stays): each is bound
                                          * in read-only; may be NULL */
+        char **hidden_rw_paths;         /* the same, bound in writable (BindPaths=) */
         uint64_t capabilities;          /* CapabilityBoundingSet=, a mask of 1ULL << CAP_*;
                                          * 0 is the empty set */
         bool private_network;           /* PrivateNetwork= */

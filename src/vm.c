@@ -541,7 +541,7 @@ int vm_start(sd_bus *bus, const char *lab, json_t *st, const struct vm_request *
         struct vm_request eff;
         const char *disk;
         struct vm_config c;
-        char *rw[4] = {};
+        char *rw[4] = {}, *hidden_rw[2] = {};
         bool usage = false, kvm;
         int r;
 
@@ -603,7 +603,10 @@ int vm_start(sd_bus *bus, const char *lab, json_t *st, const struct vm_request *
         rw[0] = (char *) c.run_dir;
         rw[1] = (char *) c.vm_dir;
         disk = rec_str(rec, "disk");
-        if (disk && !vm_disk_is_size(disk))
+        /* An image where the sandbox hides it (/tmp, homes) is bound in. */
+        if (disk && !vm_disk_is_size(disk) && units_path_hidden(disk))
+                hidden_rw[0] = (char *) disk;
+        else if (disk && !vm_disk_is_size(disk))
                 rw[2] = (char *) disk;
         description = xasprintf("pxelab VM %s of lab %s (%s)", name, lab, c.firmware);
         r = units_start(bus, &(struct unit_spec) {
@@ -614,6 +617,7 @@ int vm_start(sd_bus *bus, const char *lab, json_t *st, const struct vm_request *
                 .type = "simple",
                 .restart = "no",
                 .read_write_paths = rw,
+                .hidden_rw_paths = hidden_rw,
                 /* It opens the tap by name (TUNSETIFF); nothing else. */
                 .capabilities = 1ULL << CAP_NET_ADMIN,
         });

@@ -213,10 +213,13 @@ fault_steps_in_readme() {
         [ "$stderr" = "'/run/pxelab/fs7' holds files but no lab record; remove it by hand if no lab uses it" ]
         sysd_run test -e /run/pxelab/fs7/mine
         sysd_run rm -r /run/pxelab/fs7
-        for name in .. ../pxelab . ""; do
+        for name in .. . ""; do
                 run sysd_run "$PXELAB" down "$name"
                 [ "$status" -eq 0 ]
         done
+        # With a '/' it names a profile, which does not exist: refused.
+        run sysd_run "$PXELAB" down ../pxelab
+        [ "$status" -eq 2 ]
         sysd_run test -d /run/pxelab
         sysd_run test -d /run/systemd
         assert_no_residue "$before" "down of odd names"

@@ -100,6 +100,6 @@ CONF
         render_into "$d/lab.conf" "$d/out"
         [ "$(cat "$d/out/http/menu.ipxe")" = "$(printf '#!ipxe\n# custom menu for custom')" ]
         grep -q '^#!ipxe' "$d/out/http/boot.ipxe"
-        grep -q 'chain http://10.45.0.1/menu.ipxe' "$d/out/http/boot.ipxe"
+        grep -q 'chain --replace http://10.45.0.1/menu.ipxe' "$d/out/http/boot.ipxe"
         rm -rf "$d"
 }

@@ -1,0 +1,100 @@
+#!/usr/bin/env bats
+# The boot menu, seen from real BIOS VMs (QEMU's iPXE ROM) in the systemd
+# harness: the default entry boots after the menu's timeout, a known host
+# skips the menu, a `local` entry leaves iPXE, and a failing entry shows its
+# error on the console and returns to the menu instead of hanging.
+bats_require_minimum_version 1.5.0
+load common
+load ../harness/sysd
+
+LAB=mnu
+NET=10.65.0
+BOOT_TIMEOUT=${VM_BOOT_TIMEOUT:-150}
+
+setup_file() {
+        export PAYLOAD=$OUT/vm-payload PROFILE_DIR=$OUT/lab-$LAB
+        "$REPO/tests/payload/build" "$PAYLOAD"
+        rm -rf "$PROFILE_DIR"
+        mkdir -p "$PROFILE_DIR"
+        {
+                echo "lab = \"$LAB\""
+                echo "bridge { address = \"$NET.1/24\" uplink = \"none\" }"
+                echo 'menu { title = "menu test" timeout = 2 default = "second" }'
+                for e in first second hosted; do
+                        echo "boot \"$e\" { kind = \"linux\" kernel = \"$PAYLOAD/vmlinuz\""
+                        echo "    initrd = {\"$PAYLOAD/initrd.img\"} cmdline = \"console=ttyS0 pxelab.marker=$e\" }"
+                done
+                echo 'boot "disk" { kind = "local" }'
+                echo "boot \"broken\" { kind = \"chain\" url = \"http://$NET.1/no-such-script.ipxe\" }"
+                echo 'host "h-hosted" { mac = "52:54:00:65:00:02" boot = "hosted" }'
+                echo 'host "h-disk"   { mac = "52:54:00:65:00:03" boot = "disk" }'
+                echo 'host "h-broken" { mac = "52:54:00:65:00:04" boot = "broken" }'
+        } > "$PROFILE_DIR/lab.conf"
+        sysd_boot
+        sysd_run "$PXELAB" up "$PROFILE_DIR/lab.conf"
+}
+
+teardown_file() { sysd_kill; }
+
+# Waits (bounded) until the VM's serial log matches REGEX.
+wait_console() {   # NAME REGEX
+        local log=/run/pxelab/$LAB/vm-$1.log
+        for _ in $(seq "$BOOT_TIMEOUT"); do
+                sysd_run grep -qE "$2" "$log" 2>/dev/null && return 0
+                sleep 1
+        done
+        echo "no '$2' in $1's console within ${BOOT_TIMEOUT}s:"; sysd_run cat "$log" | tr -d '\r' | tail -30
+        return 1
+}
+
+ip_of() {
+        sysd_run "$PXELAB" status "$LAB" --json | jq -r --arg mac "$1" '.labs[0].leases[] | select(.mac == $mac) | .ip'
+}
+
+requests_of() {   # IP: the paths it asked nginx for, in order
+        sysd_run cat "/run/pxelab/$LAB/log/access.log" | awk -v ip="$1" '$1 == ip {print $4}'
+}
+
+@test "an unknown machine gets the menu, and its default entry boots after the timeout" {
+        sysd_run "$PXELAB" vm start "$LAB" anon --firmware bios --mac 52:54:00:65:00:01 --memory 256
+        wait_console anon 'PXELAB-MARKER=second'
+        ip=$(ip_of 52:54:00:65:00:01)
+        [ -n "$ip" ]
+        [ "$(requests_of "$ip" | head -3 | tr '\n' ' ')" = "/boot.ipxe /menu.ipxe /boot/second.ipxe " ]
+        sysd_run "$PXELAB" vm stop "$LAB" anon
+}
+
+@test "a known host skips the menu and boots its own entry" {
+        sysd_run "$PXELAB" vm start "$LAB" hosted --firmware bios --mac 52:54:00:65:00:02 --memory 256
+        wait_console hosted 'PXELAB-MARKER=hosted'
+        ip=$(ip_of 52:54:00:65:00:02)
+        [ "$(requests_of "$ip" | head -3 | tr '\n' ' ')" = "/boot.ipxe /hosts/52-54-00-65-00-02.ipxe /boot/hosted.ipxe " ]
+        ! requests_of "$ip" | grep -qx /menu.ipxe || false
+        sysd_run "$PXELAB" vm stop "$LAB" hosted
+}
+
+@test "a local entry leaves iPXE for the next boot device" {
+        sysd_run "$PXELAB" vm start "$LAB" disk --firmware bios --mac 52:54:00:65:00:03 --memory 256
+        wait_console disk 'pxelab: booting from the next boot device'
+        # iPXE let go: the BIOS goes on to its next boot device (this VM has
+        # none but the network, so it starts over); no menu, no kernel.
+        wait_console disk 'No more network devices|No bootable device'
+        ip=$(ip_of 52:54:00:65:00:03)
+        ! requests_of "$ip" | grep -qx /menu.ipxe || false
+        ! sysd_run grep -q PXELAB-BOOT-OK "/run/pxelab/$LAB/vm-disk.log" || false
+        sysd_run "$PXELAB" vm stop "$LAB" disk
+}
+
+@test "a failing entry shows iPXE's error and returns to the menu instead of hanging" {
+        sysd_run "$PXELAB" vm start "$LAB" broken --firmware bios --mac 52:54:00:65:00:04 --memory 256
+        wait_console broken 'pxelab: boot entry broken failed'
+        log=$(sysd_run cat "/run/pxelab/$LAB/vm-broken.log" | tr -d '\r')
+        # iPXE's own reason for it.
+        [[ "$log" == *"no-such-script.ipxe... No such file or directory"* ]]
+        # Back to the menu, whose default then boots.
+        wait_console broken 'PXELAB-MARKER=second'
+        ip=$(ip_of 52:54:00:65:00:04)
+        requests_of "$ip" | grep -qx /no-such-script.ipxe
+        requests_of "$ip" | grep -qx /menu.ipxe
+        sysd_run "$PXELAB" vm stop "$LAB" broken
+}

@@ -76,7 +76,8 @@ demo: deps
 fuzz:
 	FUZZ_OUT=$(B)/fuzz ./tests/fuzz/run
 
-bench: all
+bench: deps
+	$(MAKE) all
 	./bench/lifecycle
 	./bench/boot-time
 

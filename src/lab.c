@@ -431,6 +431,25 @@ static int self_check(sd_bus *bus, const struct profile *p, json_t *model, json_
         return 0;
 }
 
+/* The profile's VMs with autostart = true that are not running yet. */
+static int autostart_vms(sd_bus *bus, const struct profile *p, json_t *st) {
+        for (size_t i = 0; i < p->n_vms; i++) {
+                json_t *rec = json_object_get(json_object_get(st, "vms"), p->vms[i].name);
+                struct vm_request rq = {};
+                int r;
+
+                if (!p->vms[i].autostart ||
+                    (rec && vm_unit_active(bus, json_string_value(json_object_get(rec, "unit")))))
+                        continue;
+                vm_request_from_decl(&p->vms[i], &rq);
+                r = vm_start(bus, p->lab, st, &rq, NULL, NULL, NULL);
+                if (r < 0)
+                        return r;
+                step("Started VM %s", p->vms[i].name);
+        }
+        return 0;
+}
+
 static void summary(const struct profile *p, json_t *model, json_t *st, const char *uplink) {
         char a[INET_ADDRSTRLEN], b[INET_ADDRSTRLEN];
         json_t *u;
@@ -528,6 +547,9 @@ int lab_up(sd_bus *bus, const struct profile *p, bool *ret_usage) {
         fault_point("ready");
         step("Self-check passed: boot.ipxe and %zu boot files answer over HTTP",
              json_array_size(json_object_get(model, "files")));
+        r = autostart_vms(bus, p, st);
+        if (r < 0)
+                goto fail;
         summary(p, model, st, uplink);
         r = 0;
         goto out;

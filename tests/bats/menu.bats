@@ -98,3 +98,32 @@ requests_of() {   # IP: the paths it asked nginx for, in order
         requests_of "$ip" | grep -qx /menu.ipxe
         sysd_run "$PXELAB" vm stop "$LAB" broken
 }
+
+@test "up starts the profile's autostart VMs, once" {
+        d=$OUT/lab-auto
+        mkdir -p "$d"
+        cat > "$d/lab.conf" <<CONF
+lab = "auto"
+bridge { address = "10.66.0.1/24" uplink = "none" }
+menu { timeout = 0 default = "payload" }
+boot "payload" { kind = "linux" kernel = "$PAYLOAD/vmlinuz" initrd = {"$PAYLOAD/initrd.img"} cmdline = "console=ttyS0 pxelab.marker=auto" }
+vm "auto1" { firmware = "bios" memory = 256 mac = "52:54:00:66:00:01" autostart = true }
+vm "manual" { firmware = "bios" memory = 256 }
+CONF
+        sysd_run "$PXELAB" up "$d/lab.conf"
+        run sysd_run "$PXELAB" vm list auto --json
+        echo "$output"
+        echo "$output" | jq -e 'map(.name) == ["auto1"]'
+        unit=$(echo "$output" | jq -r '.[0].unit')
+        pid=$(sysd_run systemctl show -P MainPID "$unit")
+        [ "$pid" -gt 0 ]
+        for _ in $(seq "$BOOT_TIMEOUT"); do
+                sysd_run grep -q 'PXELAB-MARKER=auto' /run/pxelab/auto/vm-auto1.log && break
+                sleep 1
+        done
+        sysd_run grep -q 'PXELAB-MARKER=auto' /run/pxelab/auto/vm-auto1.log
+        # up again does not start it a second time.
+        sysd_run "$PXELAB" up "$d/lab.conf"
+        [ "$(sysd_run "$PXELAB" vm list auto --json | jq length)" -eq 1 ]
+        sysd_run "$PXELAB" down auto
+}

@@ -253,6 +253,7 @@ lease_ip() {
         [ $((8#$flags & 3)) -eq 2 ]     # O_RDWR
         [ "$(sysd_run systemctl is-active "pxelab-$LAB-vm-raw1.service")" = active ]
         sysd_run "$PXELAB" vm stop "$LAB" raw1
+        rm -f "$OUT/vm-raw.img"
 
         # A VM the profile declares starts with its settings; options win.
         sysd_run "$PXELAB" vm start "$LAB" decl1

@@ -82,20 +82,11 @@ int render_template(const struct profile *p, const char *name, json_t *data, cha
 
 /* Writes DST only when its content differs; *changed tells whether it did. */
 static int write_if_changed(const char *dst, const char *data, mode_t mode, bool *changed) {
-        _cleanup_free_ char *old = NULL;
-        size_t len = strlen(data), oldlen;
-        int r;
-
-        if (read_file(dst, &old, &oldlen) == 0 && oldlen == len && memcmp(old, data, len) == 0) {
-                if (changed)
-                        *changed = false;
-                return 0;
-        }
-        r = write_file_atomic(dst, data, len, mode);
+        int r = write_file_if_changed(dst, data, strlen(data), mode);
         if (r < 0)
                 return log_error_errno(r, "Failed to write '%s'", dst);
         if (changed)
-                *changed = true;
+                *changed = r > 0;
         return 0;
 }
 

@@ -195,6 +195,17 @@ int write_file_atomic(const char *path, const char *data, size_t len, mode_t mod
         return r;
 }
 
+int write_file_if_changed(const char *path, const char *data, size_t len, mode_t mode) {
+        _cleanup_free_ char *old = NULL;
+        size_t oldlen;
+        int r;
+
+        if (read_file(path, &old, &oldlen) == 0 && oldlen == len && memcmp(old, data, len) == 0)
+                return chmod(path, mode) < 0 ? -errno : 0;
+        r = write_file_atomic(path, data, len, mode);
+        return r < 0 ? r : 1;
+}
+
 int copy_file(const char *src, const char *dst, mode_t mode) {
         _cleanup_free_ char *buf = NULL;
         size_t len;

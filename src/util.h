@@ -52,6 +52,9 @@ int path_lookup_ci(const char *dir, const char *relpath, char **ret);
 int read_file(const char *path, char **ret, size_t *ret_len);
 /* Writes atomically (temp file + rename) with MODE. */
 int write_file_atomic(const char *path, const char *data, size_t len, mode_t mode);
+/* Writes atomically unless PATH already holds exactly DATA (then only its
+ * mode is set to MODE). Returns 1 when written, 0 when unchanged. */
+int write_file_if_changed(const char *path, const char *data, size_t len, mode_t mode);
 /* Copies SRC to DST atomically with MODE. */
 int copy_file(const char *src, const char *dst, mode_t mode);
 /* Returns true when two files have identical content (missing = different). */

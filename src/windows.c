@@ -359,19 +359,10 @@ json_t *windows_smb_json(const struct profile *p, const char *run_dir, const cha
 
 /* Writes PATH only when its content differs; *changed (may be NULL) ORed. */
 static int write_if_changed(const char *path, const char *data, mode_t mode, bool *changed) {
-        _cleanup_free_ char *old = NULL;
-        size_t len = strlen(data), oldlen;
-        int r;
-
-        if (read_file(path, &old, &oldlen) == 0 && oldlen == len && memcmp(old, data, len) == 0) {
-                if (chmod(path, mode) < 0)
-                        return log_error_errno(errno, "Failed to set the mode of '%s'", path);
-                return 0;
-        }
-        r = write_file_atomic(path, data, len, mode);
+        int r = write_file_if_changed(path, data, strlen(data), mode);
         if (r < 0)
                 return log_error_errno(r, "Failed to write '%s'", path);
-        if (changed)
+        if (r > 0 && changed)
                 *changed = true;
         return 0;
 }

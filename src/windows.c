@@ -441,6 +441,8 @@ static int write_passdb(json_t *smb, const char *password, time_t changed_at, bo
         windows_nt_hash(password, h);
         for (unsigned i = 0; i < 16; i++)
                 sprintf(hex + 2 * i, "%02X", h[i]);
+        /* smbpasswd(5): NAME:UID:LM-hash:NT-hash:[flags]:LCT-time. 32 'X'
+         * is that format's "no LM hash" (LM hashes are weak; never stored). */
         line = xasprintf("%s:%u:XXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX:%s:[U          ]:LCT-%08llX:\n", WINDOWS_SMB_UNIX_USER,
                          (unsigned) pw->pw_uid, hex, (unsigned long long) changed_at);
         return write_if_changed(json_str(smb, "passdb"), line, 0600, changed);

@@ -32,7 +32,8 @@ int cmd_check(int argc, char *argv[]) {
         size_t i;
         int r;
 
-        if (argc != 2)
+        /* No options: "-x" is a mistyped option, not a profile named "-x". */
+        if (argc != 2 || argv[1][0] == '-')
                 return command_usage("check");
         r = profile_parse(argv[1], NULL, &errors, &p);
         if (r < 0) {

@@ -62,7 +62,7 @@ int cmd_status(int argc, char *argv[]) {
         static const struct option opts[] = { { "json", no_argument, NULL, 'j' }, {} };
         _cleanup_strv_free_ char **labs = NULL;
         bool json = false, all_healthy = true;
-        json_t *out = json_array();
+        json_t *out = NULL;
         int c, r, ret;
 
         optind = 0;
@@ -80,6 +80,8 @@ int cmd_status(int argc, char *argv[]) {
                 log_error("Failed to list labs in %s", PXELAB_RUN_ROOT);
                 return EXIT_RUNTIME;
         }
+        /* Made after the arguments are checked: a usage error leaks nothing. */
+        out = json_array();
         for (char **l = labs; *l; l++) {
                 json_t *o = NULL;
                 bool healthy;

@@ -345,8 +345,13 @@ int cmd_vm(int argc, char *argv[]) {
         if (argc < 2)
                 return command_usage("vm");
         for (size_t i = 0; i < ELEMENTSOF(subs); i++)
-                if (streq(argv[1], subs[i].name))
+                if (streq(argv[1], subs[i].name)) {
+                        /* getopt's messages name the whole command. */
+                        char self[64];
+                        snprintf(self, sizeof(self), "pxelab vm %s", subs[i].name);
+                        argv[1] = self;
                         return subs[i].fn(argc - 1, argv + 1);
+                }
         log_error("Unknown vm command '%s' (start, stop, list or console)", argv[1]);
         return EXIT_USAGE;
 }

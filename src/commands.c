@@ -71,6 +71,8 @@ int cmd_help(int argc, char *argv[]) {
                 commands_show_usage(stdout);
                 return EXIT_OK;
         }
+        if (argc > 2)
+                return command_usage("help");
         c = command_find(argv[1]);
         if (!c) {
                 log_error("Unknown command '%s'. See 'pxelab --help'.", argv[1]);
@@ -83,6 +85,8 @@ int cmd_help(int argc, char *argv[]) {
 }
 
 int cmd_version(int argc, char *argv[]) {
+        if (argc > 1)
+                return command_usage("version");
         printf("pxelab %s\n", PXELAB_VERSION);
         return EXIT_OK;
 }

@@ -103,3 +103,14 @@ CONF
         run --separate-stderr "$PXELAB" vm list --bogus
         [[ "$stderr" == "pxelab vm list: unrecognized option '--bogus'"* ]]
 }
+
+@test "every environment variable the code reads is in the README's Environment section" {
+        section=$(sed -n '/^## Environment$/,/^## /p' "$REPO/README.md")
+        vars=$(grep -ho 'getenv("[A-Z_][A-Z0-9_]*")' "$REPO"/src/*.c "$REPO"/src/*.h | sed 's/getenv("\(.*\)")/\1/' |
+               grep -vx 'PATH' | sort -u)
+        [ -n "$vars" ]
+        for v in $vars; do
+                echo "$v"
+                [[ "$section" == *"| \`$v\` |"* ]]
+        done
+}

@@ -33,7 +33,14 @@ char *lab_unit_name(const char *lab, const char *service) {
 }
 
 char *lab_slice_name(const char *lab) {
-        return xasprintf("pxelab-%s.slice", lab);
+        /* systemd reads each '-' of a slice name as one level down:
+         * pxelab-a-b.slice would sit inside pxelab-a.slice, and stopping
+         * lab "a" would stop lab "a-b". '_' is no lab name's character. */
+        char *s = xasprintf("pxelab-%s.slice", lab);
+        for (char *c = s + strlen("pxelab-"); *c != '.'; c++)
+                if (*c == '-')
+                        *c = '_';
+        return s;
 }
 
 static char *nft_table_name(const char *lab) {

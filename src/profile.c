@@ -17,13 +17,13 @@
 #include <sys/stat.h>
 
 #include "log.h"
+#include "names.h"
 #include "profile.h"
 #include "util.h"
 
 #define MAX_STRING 255
 #define MAX_PATH 4095
 #define MAX_NAME 32
-#define MAX_LAB 10
 #define MAX_IFNAME 15
 #define MIN_LEASE 120
 #define DEFAULT_OVSDB "/run/openvswitch/db.sock"
@@ -711,16 +711,6 @@ static bool name_valid(const char *s, size_t max) {
         return true;
 }
 
-static bool lab_valid(const char *s) {
-        size_t len = strlen(s);
-        if (len == 0 || len > MAX_LAB || s[0] == '-')
-                return false;
-        for (; *s; s++)
-                if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '-'))
-                        return false;
-        return true;
-}
-
 static bool ifname_valid(const char *s) {
         size_t len = strlen(s);
         if (len == 0 || len > MAX_IFNAME || streq(s, ".") || streq(s, ".."))
@@ -892,21 +882,20 @@ static void build_root(struct builder *b) {
         _cleanup_opt_ struct opt wimboot = opt_get(ctx, &root, "wimboot");
 
         if (lab.value) {
-                if (lab_valid(lab.value))
+                if (lab_name_valid(lab.value))
                         b->p->lab = xstrdup(lab.value);
                 else
-                        problem_value(&ctx->problems, lab.line, "lab", lab.value,
-                                      "is not a valid lab name (1-%d characters from a-z 0-9 -, not starting with -)", MAX_LAB);
+                        problem_value(&ctx->problems, lab.line, "lab", lab.value, "is not a valid lab name (%s)",
+                                      LAB_NAME_RULE);
         } else {
                 _cleanup_free_ char *stem = file_stem(ctx->problems.path);
-                if (lab_valid(stem))
+                if (lab_name_valid(stem))
                         b->p->lab = TAKE_PTR(stem);
                 else {
                         _cleanup_free_ char *shown = show(&ctx->problems, stem);
                         problem_add(&ctx->problems, 1, "lab",
-                                    "the file name gives '%s', which is not a valid lab name "
-                                    "(1-%d characters from a-z 0-9 -); set lab = \"NAME\" in the profile",
-                                    shown, MAX_LAB);
+                                    "the file name gives '%s', which is not a valid lab name (%s); "
+                                    "set lab = \"NAME\" in the profile", shown, LAB_NAME_RULE);
                 }
         }
         if (templates.value)
@@ -1000,7 +989,7 @@ static void build_bridge(struct builder *b) {
                                       "is not a valid interface name (1-%d characters from A-Z a-z 0-9 _ . -, not . or ..)",
                                       MAX_IFNAME);
         } else if (p->lab)
-                p->bridge.name = xasprintf("pxe-%s", p->lab);
+                p->bridge.name = lab_bridge_name(p->lab);
 
         p->bridge.type = xstrdup("linux");
         if (type.value && check_choice(ctx, &type, type.value, types) >= 0) {

@@ -61,11 +61,11 @@ struct vm_decl {
 struct profile {
         char *path;                 /* absolute path of the profile file */
         char *dir;                  /* its directory: relative paths resolve here */
-        char *lab;                  /* [a-z0-9-], <= 10 chars */
+        char *lab;                  /* lab_name_valid() (names.h): [a-z0-9-], <= 32 chars */
         char *templates;            /* absolute dir or NULL */
         char *wimboot;              /* global wimboot or NULL */
         struct {
-                char *name;         /* <= 15 chars */
+                char *name;         /* <= 15 chars; default lab_bridge_name() */
                 char *type;         /* linux | ovs */
                 char *address;      /* as written, "10.33.0.1/24" */
                 struct in_addr addr;

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "log.h"
+#include "names.h"
 #include "render.h"
 #include "util.h"
 #include "windows.h"
@@ -328,7 +329,7 @@ int windows_entry_json(const struct profile *p, const struct boot_entry *b, cons
 
 json_t *windows_smb_json(const struct profile *p, const char *run_dir, const char *state_dir) {
         char addr[INET_ADDRSTRLEN];
-        _cleanup_free_ char *dir = path_join(run_dir, "smb"), *netbios = xstrdup(p->lab);
+        _cleanup_free_ char *dir = path_join(run_dir, "smb"), *netbios = lab_short_name("", p->lab, "");
         json_t *smb, *shares = json_array();
 
         inet_ntop(AF_INET, &p->bridge.addr, addr, sizeof(addr));

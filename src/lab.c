@@ -472,6 +472,12 @@ static void summary(const struct profile *p, json_t *model, json_t *st, const ch
         printf("  boot url: %s\n", json_string_value(json_object_get(json_object_get(model, "http"), "boot_url")));
         json_array_foreach(json_object_get(st, "units"), i, u)
                 printf("  unit:     %s\n", json_string_value(u));
+        {
+                const char *name;
+                json_t *vm;
+                json_object_foreach(json_object_get(st, "vms"), name, vm)
+                        printf("  vm:       %s on tap %s\n", name, json_string_value(json_object_get(vm, "tap")));
+        }
         windows_summary(model);
 }
 

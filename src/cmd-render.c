@@ -14,6 +14,7 @@ int cmd_render(int argc, char *argv[]) {
                 {}
         };
         _cleanup_(profile_freep) struct profile *p = NULL;
+        _cleanup_strv_free_ char **errors = NULL;
         _cleanup_free_ char *dir = NULL;
         const char *out = NULL;
         json_t *model = NULL;
@@ -31,6 +32,14 @@ int cmd_render(int argc, char *argv[]) {
         r = profile_load(argv[optind], &p);
         if (r < 0)
                 return EXIT_USAGE;
+        /* The files need not exist here; those that do are named by their
+         * canonical paths, as `up` renders them. */
+        r = profile_resolve_paths(p, &errors);
+        if (r < 0) {
+                for (char **e = errors; e && *e; e++)
+                        log_error("%s", *e);
+                return EXIT_USAGE;
+        }
         r = mkdir_p(out, 0700);
         if (r < 0) {
                 log_error_errno(r, "Failed to create output directory '%s'", out);

@@ -41,8 +41,9 @@ static void print_human(json_t *o) {
                 printf("\n");
         }
         json_array_foreach(json_object_get(o, "vms"), i, v)
-                printf("  vm:       %s %s %s %s log %s\n", json_string_value(json_object_get(v, "name")),
+                printf("  vm:       %s %s %s tap %s %s log %s\n", json_string_value(json_object_get(v, "name")),
                        json_string_value(json_object_get(v, "firmware")), json_string_value(json_object_get(v, "mac")),
+                       json_object_get(v, "tap") ? json_string_value(json_object_get(v, "tap")) : "-",
                        json_string_value(json_object_get(v, "active_state")),
                        json_string_value(json_object_get(v, "log")));
         if (json_array_size(json_object_get(o, "leases")) == 0)

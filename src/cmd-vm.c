@@ -197,7 +197,7 @@ static int vm_list_cmd(int argc, char *argv[]) {
         bool json = false;
         json_t *v;
         size_t i;
-        int c, r;
+        int c, r, w = 10;
 
         optind = 0;
         while ((c = getopt_long(argc, argv, "", opts, NULL)) >= 0) {
@@ -240,11 +240,15 @@ static int vm_list_cmd(int argc, char *argv[]) {
                 log_info("No VMs");
                 return EXIT_OK;
         }
-        printf("%-10s %-12s %-8s %-17s %-10s %-5s %-15s %s\n", "LAB", "NAME", "FIRMWARE", "MAC", "STATE", "ACCEL",
+        /* lab names have up to 32 characters: as wide as the longest */
+        json_array_foreach(all, i, v)
+                if ((int) strlen(json_string_value(json_object_get(v, "lab"))) > w)
+                        w = (int) strlen(json_string_value(json_object_get(v, "lab")));
+        printf("%-*s %-12s %-8s %-17s %-10s %-5s %-15s %s\n", w, "LAB", "NAME", "FIRMWARE", "MAC", "STATE", "ACCEL",
                "TAP", "VNC");
         json_array_foreach(all, i, v) {
                 const char *vnc = json_string_value(json_object_get(v, "vnc"));
-                printf("%-10s %-12s %-8s %-17s %-10s %-5s %-15s %s\n", json_string_value(json_object_get(v, "lab")),
+                printf("%-*s %-12s %-8s %-17s %-10s %-5s %-15s %s\n", w, json_string_value(json_object_get(v, "lab")),
                        json_string_value(json_object_get(v, "name")), json_string_value(json_object_get(v, "firmware")),
                        json_string_value(json_object_get(v, "mac")),
                        json_string_value(json_object_get(v, "active_state")),

@@ -33,7 +33,14 @@ char *lab_unit_name(const char *lab, const char *service) {
 }
 
 char *lab_slice_name(const char *lab) {
-        return xasprintf("pxelab-%s.slice", lab);
+        /* systemd reads each '-' of a slice name as one level down:
+         * pxelab-a-b.slice would sit inside pxelab-a.slice, and stopping
+         * lab "a" would stop lab "a-b". '_' is no lab name's character. */
+        char *s = xasprintf("pxelab-%s.slice", lab);
+        for (char *c = s + strlen("pxelab-"); *c != '.'; c++)
+                if (*c == '-')
+                        *c = '_';
+        return s;
 }
 
 static char *nft_table_name(const char *lab) {
@@ -465,6 +472,12 @@ static void summary(const struct profile *p, json_t *model, json_t *st, const ch
         printf("  boot url: %s\n", json_string_value(json_object_get(json_object_get(model, "http"), "boot_url")));
         json_array_foreach(json_object_get(st, "units"), i, u)
                 printf("  unit:     %s\n", json_string_value(u));
+        {
+                const char *name;
+                json_t *vm;
+                json_object_foreach(json_object_get(st, "vms"), name, vm)
+                        printf("  vm:       %s on tap %s\n", name, json_string_value(json_object_get(vm, "tap")));
+        }
         windows_summary(model);
 }
 

@@ -48,10 +48,10 @@ static json_t *boot_linux(const struct boot_entry *b, json_t *files, const char 
         size_t len = 0;
         FILE *f = open_memstream(&cmdline, &len);
 
-        json_object_set_new(o, "kernel", json_deep_copy(add_file(files, base, b->name, b->kernel, NULL)));
+        json_object_set_new(o, "kernel", json_deep_copy(add_file(files, base, b->name, b->kernel, b->kernel_name)));
         /* UEFI kernels need initrd=NAME for every initrd or they panic. */
         for (size_t i = 0; i < b->n_initrd; i++) {
-                json_t *fi = add_file(files, base, b->name, b->initrd[i], NULL);
+                json_t *fi = add_file(files, base, b->name, b->initrd[i], b->initrd_name[i]);
                 json_array_append_new(initrds, json_deep_copy(fi));
                 fprintf(f, "%sinitrd=%s", i ? " " : "", json_string_value(json_object_get(fi, "name")));
         }

@@ -17,13 +17,13 @@
 #include <sys/stat.h>
 
 #include "log.h"
+#include "names.h"
 #include "profile.h"
 #include "util.h"
 
 #define MAX_STRING 255
 #define MAX_PATH 4095
 #define MAX_NAME 32
-#define MAX_LAB 10
 #define MAX_IFNAME 15
 #define MIN_LEASE 120
 #define DEFAULT_OVSDB "/run/openvswitch/db.sock"
@@ -649,7 +649,8 @@ static bool check_text(struct parse_ctx *ctx, const struct opt *o, const char *v
         return true;
 }
 
-/* Collapses "//" and "/./" (no "..": refused before we get here). */
+/* Collapses "//" and "/./". ".." stays: what it means depends on the
+ * symlinks on the way, so only the filesystem resolves it (resolve_one()). */
 static char *path_clean(const char *p) {
         char *r = xcalloc(strlen(p) + 2, 1), *o = r;
         const char *s = p;
@@ -687,18 +688,28 @@ static bool has_dotdot(const char *p) {
         return false;
 }
 
-/* A path value: checked, then made absolute against DIR. */
+/* A path value: checked, then made absolute against DIR. It may climb out
+ * of DIR with "..": profiles often live beside the image folders they name. */
 static char *check_path(struct parse_ctx *ctx, const struct opt *o, const char *value, const char *dir) {
         if (!check_text(ctx, o, value, CS_PATH, MAX_PATH))
                 return NULL;
-        if (has_dotdot(value)) {
-                problem_value(&ctx->problems, o->line, o->field, value, "contains a '..' component, which is not allowed");
-                return NULL;
-        }
         if (value[0] == '/')
                 return path_clean(value);
         _cleanup_free_ char *joined = path_join(dir, value);
         return path_clean(joined);
+}
+
+/* The name a boot file is served under (nginx's URL, initrd=NAME, the name
+ * wimboot gives an injected file): its base name as written, whatever a
+ * symlink points to. NULL after reporting a path that ends in "..". */
+static char *served_name(struct parse_ctx *ctx, const struct opt *o, const char *value, const char *path) {
+        const char *s = strrchr(path, '/');
+        s = s ? s + 1 : path;
+        if (streq(s, "..")) {
+                problem_value(&ctx->problems, o->line, o->field, value, "ends in '..', which names a directory, not a file");
+                return NULL;
+        }
+        return xstrdup(s);
 }
 
 static bool name_valid(const char *s, size_t max) {
@@ -707,16 +718,6 @@ static bool name_valid(const char *s, size_t max) {
                 return false;
         for (; *s; s++)
                 if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '_' || *s == '-'))
-                        return false;
-        return true;
-}
-
-static bool lab_valid(const char *s) {
-        size_t len = strlen(s);
-        if (len == 0 || len > MAX_LAB || s[0] == '-')
-                return false;
-        for (; *s; s++)
-                if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '-'))
                         return false;
         return true;
 }
@@ -892,21 +893,20 @@ static void build_root(struct builder *b) {
         _cleanup_opt_ struct opt wimboot = opt_get(ctx, &root, "wimboot");
 
         if (lab.value) {
-                if (lab_valid(lab.value))
+                if (lab_name_valid(lab.value))
                         b->p->lab = xstrdup(lab.value);
                 else
-                        problem_value(&ctx->problems, lab.line, "lab", lab.value,
-                                      "is not a valid lab name (1-%d characters from a-z 0-9 -, not starting with -)", MAX_LAB);
+                        problem_value(&ctx->problems, lab.line, "lab", lab.value, "is not a valid lab name (%s)",
+                                      LAB_NAME_RULE);
         } else {
                 _cleanup_free_ char *stem = file_stem(ctx->problems.path);
-                if (lab_valid(stem))
+                if (lab_name_valid(stem))
                         b->p->lab = TAKE_PTR(stem);
                 else {
                         _cleanup_free_ char *shown = show(&ctx->problems, stem);
                         problem_add(&ctx->problems, 1, "lab",
-                                    "the file name gives '%s', which is not a valid lab name "
-                                    "(1-%d characters from a-z 0-9 -); set lab = \"NAME\" in the profile",
-                                    shown, MAX_LAB);
+                                    "the file name gives '%s', which is not a valid lab name (%s); "
+                                    "set lab = \"NAME\" in the profile", shown, LAB_NAME_RULE);
                 }
         }
         if (templates.value)
@@ -1000,7 +1000,7 @@ static void build_bridge(struct builder *b) {
                                       "is not a valid interface name (1-%d characters from A-Z a-z 0-9 _ . -, not . or ..)",
                                       MAX_IFNAME);
         } else if (p->lab)
-                p->bridge.name = xasprintf("pxe-%s", p->lab);
+                p->bridge.name = lab_bridge_name(p->lab);
 
         p->bridge.type = xstrdup("linux");
         if (type.value && check_choice(ctx, &type, type.value, types) >= 0) {
@@ -1238,37 +1238,48 @@ static char *boot_path(struct builder *b, const struct sec *s, const char *name,
         return check_path(b->ctx, &o, o.value, b->p->dir);
 }
 
-/* A list of paths whose base names must differ (they are served by name). */
-static char **boot_path_list(struct builder *b, const struct sec *s, const char *name, size_t *ret_n) {
+/* A list of files served by name: each path with its served_name() in
+ * *RET_NAMES; the names must differ. */
+static char **boot_path_list(struct builder *b, const struct sec *s, const char *name, char ***ret_names,
+                             size_t *ret_n) {
         struct parse_ctx *ctx = b->ctx;
         _cleanup_opt_ struct opt o = opt_get(ctx, s, name);
         unsigned n = cfg_size(s->cfg, name);
-        char **v = xcalloc(n + 1, sizeof(char *));
+        char **v = xcalloc(n + 1, sizeof(char *)), **names = xcalloc(n + 1, sizeof(char *));
         size_t k = 0;
         for (unsigned i = 0; i < n; i++) {
                 struct opt item = o;
                 const char *value = cfg_getnstr(s->cfg, name, i);
-                char *r;
+                _cleanup_free_ char *r = NULL, *served = NULL;
+                bool clash = false;
                 item.line = item_line(ctx, s, name, i, o.line);
                 r = check_path(ctx, &item, value, b->p->dir);
-                if (!r)
+                if (!r || !(served = served_name(ctx, &item, value, r)))
                         continue;
-                for (size_t j = 0; j < k; j++) {
-                        const char *b1 = strrchr(v[j], '/'), *b2 = strrchr(r, '/');
-                        if (streq(b1 ? b1 + 1 : v[j], b2 ? b2 + 1 : r)) {
-                                problem_value(&ctx->problems, item.line, item.field, value,
-                                              "has the same base name as another %s of this entry; they are served by name",
-                                              name);
-                                free(r);
-                                r = NULL;
-                                break;
-                        }
+                for (size_t j = 0; j < k && !clash; j++)
+                        clash = streq(names[j], served);
+                if (clash) {
+                        problem_value(&ctx->problems, item.line, item.field, value,
+                                      "has the same base name as another %s of this entry; they are served by name",
+                                      name);
+                        continue;
                 }
-                if (r)
-                        v[k++] = r;
+                v[k] = TAKE_PTR(r);
+                names[k++] = TAKE_PTR(served);
         }
+        *ret_names = names;
         *ret_n = k;
         return v;
+}
+
+/* The kernel of a linux entry, and its served name. */
+static void boot_kernel(struct builder *b, const struct sec *s, struct boot_entry *e) {
+        _cleanup_opt_ struct opt o = opt_get(b->ctx, s, "kernel");
+        e->kernel = boot_path(b, s, "kernel", true, BOOT_LINUX);
+        if (e->kernel && !(e->kernel_name = served_name(b->ctx, &o, o.value, e->kernel))) {
+                free(e->kernel);
+                e->kernel = NULL;
+        }
 }
 
 static char *boot_text(struct builder *b, const struct sec *s, const char *name, enum charset cs, bool empty_ok) {
@@ -1343,8 +1354,8 @@ static void build_boot(struct builder *b, cfg_t *cfg, struct boot_entry *e) {
 
         switch (k) {
         case BOOT_LINUX:
-                e->kernel = boot_path(b, &s, "kernel", true, k);
-                e->initrd = boot_path_list(b, &s, "initrd", &e->n_initrd);
+                boot_kernel(b, &s, e);
+                e->initrd = boot_path_list(b, &s, "initrd", &e->initrd_name, &e->n_initrd);
                 e->cmdline = boot_text(b, &s, "cmdline", CS_CMDLINE, true);
                 break;
         case BOOT_CHAIN: {
@@ -1372,7 +1383,7 @@ static void build_boot(struct builder *b, cfg_t *cfg, struct boot_entry *e) {
                 e->boot_sdi = boot_path(b, &s, "boot_sdi", true, k);
                 e->wim = boot_path(b, &s, "wim", true, k);
                 e->bootmgr = boot_path(b, &s, "bootmgr", false, k);
-                e->inject = boot_path_list(b, &s, "inject", &e->n_inject);
+                e->inject = boot_path_list(b, &s, "inject", &e->inject_name, &e->n_inject);
                 e->args = boot_text(b, &s, "args", CS_CMDLINE, true);
                 break;
         case BOOT_WINDOWS:
@@ -1691,8 +1702,10 @@ int profile_load(const char *path, struct profile **ret) {
 /* ---- files the profile references ---------------------------------------- */
 
 struct checker {
-        const struct profile *p;
+        struct profile *p;
         struct problems problems;
+        bool missing_ok;        /* render: what does not exist stays as parsed, unchecked */
+        bool global_wimboot_done, env_wimboot_done;
 };
 
 /* The line and the value as written for KEY (a field or a list item). */
@@ -1703,21 +1716,93 @@ static void written(const struct profile *p, const char *key, unsigned fallback,
         *value = f && f->value ? f->value : resolved;
 }
 
+/* Where the absolute PATH led, though it does not exist: its longest
+ * existing prefix resolved, then the rest as written (a ".." after a
+ * missing directory stays: the lookup failed there). */
+static char *path_looked_up(const char *path) {
+        _cleanup_free_ char *head = xstrdup(path);
+        char *slash;
+        while ((slash = strrchr(head, '/'))) {
+                _cleanup_free_ char *real = NULL;
+                *slash = 0;
+                real = realpath(*head ? head : "/", NULL);
+                if (real)
+                        return path_join(real, path + (slash - head) + 1);
+        }
+        return xstrdup(path);
+}
+
+/* The first byte of S that a path value may not contain, or 0. */
+static unsigned char path_bad_char(const char *s) {
+        for (; *s; s++)
+                if (!char_allowed(CS_PATH, *s))
+                        return *s;
+        return 0;
+}
+
+/* Replaces *SLOT by its canonical path. The canonical path goes into the
+ * configs as it is, so it must pass the checks of a written path. Reports
+ * (when REPORT) and returns false when it cannot; with missing_ok a path
+ * that does not exist is left alone, silently. */
+static bool resolve_one(struct checker *c, const char *field, unsigned line, const char *value, char **slot,
+                        bool report) {
+        _cleanup_free_ char *real = realpath(*slot, NULL);
+        unsigned char bad;
+
+        if (!real) {
+                int e = errno;
+                if (c->missing_ok || !report)
+                        return false;
+                if (e == ENOENT || e == ENOTDIR) {
+                        /* with "..", where it led is not obvious: say so
+                         * (unless that is just the value as written) */
+                        _cleanup_free_ char *where = has_dotdot(value) ? path_looked_up(*slot) : NULL;
+                        if (where && (value[0] != '/' || !streq(where, *slot))) {
+                                _cleanup_free_ char *shown = show_n(&c->problems, where, MAX_PATH, true);
+                                problem_value(&c->problems, line, field, value, "(%s) does not exist", shown);
+                        } else
+                                problem_value(&c->problems, line, field, value, "does not exist");
+                }
+                else
+                        problem_value(&c->problems, line, field, value, "cannot be accessed: %s", strerror(e));
+                return false;
+        }
+        bad = path_bad_char(real);
+        if (bad || strlen(real) > MAX_PATH) {
+                _cleanup_free_ char *shown = show_n(&c->problems, real, MAX_PATH, true);
+                _cleanup_free_ char *what = bad ? describe_char(&c->problems, bad) : NULL;
+                if (!report)
+                        ;
+                else if (bad)
+                        problem_value(&c->problems, line, field, value,
+                                      "resolves to '%s', which contains %s (not allowed in a path)", shown, what);
+                else
+                        problem_value(&c->problems, line, field, value, "resolves to a path of %zu characters (at most %d)",
+                                      strlen(real), MAX_PATH);
+                return false;
+        }
+        free(*slot);
+        *slot = TAKE_PTR(real);
+        return true;
+}
+
 enum want { WANT_FILE, WANT_DIR };
 
-static void check_one(struct checker *c, const char *field, const char *key, unsigned fallback,
-                      const char *resolved, enum want want) {
+/* Resolves the path in *SLOT (field FIELD, written at KEY) and checks that
+ * it is what WANT says and readable. REPORT false: the same path was
+ * reported before (a global wimboot shared by entries). */
+static void check_one(struct checker *c, const char *field, const char *key, unsigned fallback, char **slot,
+                      enum want want, bool report) {
         struct stat st;
         unsigned line;
         const char *value;
-        if (!resolved)
+        if (!*slot)
                 return;
-        written(c->p, key, fallback, resolved, &line, &value);
-        if (stat(resolved, &st) < 0) {
-                if (errno == ENOENT || errno == ENOTDIR)
-                        problem_value(&c->problems, line, field, value, "does not exist");
-                else
-                        problem_value(&c->problems, line, field, value, "cannot be accessed: %s", strerror(errno));
+        written(c->p, key, fallback, *slot, &line, &value);
+        if (!resolve_one(c, field, line, value, slot, report) || c->missing_ok || !report)
+                return;
+        if (stat(*slot, &st) < 0) {
+                problem_value(&c->problems, line, field, value, "cannot be accessed: %s", strerror(errno));
                 return;
         }
         if (want == WANT_FILE && !S_ISREG(st.st_mode)) {
@@ -1728,39 +1813,37 @@ static void check_one(struct checker *c, const char *field, const char *key, uns
                 problem_value(&c->problems, line, field, value, "is not a directory");
                 return;
         }
-        if (access(resolved, want == WANT_DIR ? R_OK | X_OK : R_OK) < 0)
+        if (access(*slot, want == WANT_DIR ? R_OK | X_OK : R_OK) < 0)
                 problem_value(&c->problems, line, field, value, "is not readable");
 }
 
-static void check_entry_path(struct checker *c, const struct boot_entry *e, const char *opt,
-                             const char *resolved, enum want want) {
+static void check_entry_path(struct checker *c, const struct boot_entry *e, const char *opt, char **slot,
+                             enum want want) {
         _cleanup_free_ char *key = xasprintf("boot.%s.%s", e->name, opt);
-        check_one(c, key, key, e->line, resolved, want);
+        check_one(c, key, key, e->line, slot, want, true);
 }
 
-static void check_entry_list(struct checker *c, const struct boot_entry *e, const char *opt,
-                             char **v, size_t n) {
+static void check_entry_list(struct checker *c, const struct boot_entry *e, const char *opt, char **v, size_t n) {
         _cleanup_free_ char *field = xasprintf("boot.%s.%s", e->name, opt);
         for (size_t i = 0; i < n; i++) {
                 _cleanup_free_ char *key = xasprintf("%s[%zu]", field, i);
-                check_one(c, field, key, e->line, v[i], WANT_FILE);
+                check_one(c, field, key, e->line, &v[i], WANT_FILE, true);
         }
 }
 
-/* The entry's own wimboot, else the global one (checked once), else the
- * environment's (checked once). */
-static void check_wimboot(struct checker *c, const struct boot_entry *e, bool *global_done, bool *env_done) {
+/* The entry's own wimboot, else the global one, else the environment's:
+ * each entry's copy is resolved, a shared one reported once. */
+static void check_wimboot(struct checker *c, struct boot_entry *e) {
         _cleanup_free_ char *key = xasprintf("boot.%s.wimboot", e->name);
         if (fieldmap_find(profile_fields(c->p), key))
-                check_one(c, key, key, e->line, e->wimboot, WANT_FILE);
+                check_one(c, key, key, e->line, &e->wimboot, WANT_FILE, true);
         else if (fieldmap_find(profile_fields(c->p), "wimboot")) {
-                if (!*global_done)
-                        check_one(c, "wimboot", "wimboot", 1, e->wimboot, WANT_FILE);
-                *global_done = true;
+                check_one(c, "wimboot", "wimboot", 1, &e->wimboot, WANT_FILE, !c->global_wimboot_done);
+                c->global_wimboot_done = true;
         } else {
-                if (!*env_done)
-                        check_one(c, "PXELAB_WIMBOOT", "PXELAB_WIMBOOT", e->line, e->wimboot, WANT_FILE);
-                *env_done = true;
+                check_one(c, "PXELAB_WIMBOOT", "PXELAB_WIMBOOT", e->line, &e->wimboot, WANT_FILE,
+                          !c->env_wimboot_done);
+                c->env_wimboot_done = true;
         }
 }
 
@@ -1785,34 +1868,37 @@ static void check_windows_source(struct checker *c, const struct boot_entry *e) 
         }
 }
 
-int profile_check_files(const struct profile *p, char ***errors) {
+/* Every path the profile references, resolved and (unless missing_ok)
+ * checked; the problems in *ERRORS. */
+static int check_files(struct profile *p, bool missing_ok, char ***errors) {
         const struct profile_private *priv = p->lines;
         /* messages name the profile the way profile_parse() was given it */
-        struct checker c = { .p = p, .problems = { .path = priv ? priv->given_path : p->path } };
-        bool global_done = false, env_done = false;
+        struct checker c = { .p = p, .problems = { .path = priv ? priv->given_path : p->path },
+                             .missing_ok = missing_ok };
 
-        check_one(&c, "templates", "templates", 1, p->templates, WANT_DIR);
+        check_one(&c, "templates", "templates", 1, &p->templates, WANT_DIR, true);
         for (size_t i = 0; i < p->n_boots; i++) {
-                const struct boot_entry *e = &p->boots[i];
+                struct boot_entry *e = &p->boots[i];
                 switch (e->kind) {
                 case BOOT_LINUX:
-                        check_entry_path(&c, e, "kernel", e->kernel, WANT_FILE);
+                        check_entry_path(&c, e, "kernel", &e->kernel, WANT_FILE);
                         check_entry_list(&c, e, "initrd", e->initrd, e->n_initrd);
                         break;
                 case BOOT_WIMBOOT:
-                        check_wimboot(&c, e, &global_done, &env_done);
-                        check_entry_path(&c, e, "bcd", e->bcd, WANT_FILE);
-                        check_entry_path(&c, e, "boot_sdi", e->boot_sdi, WANT_FILE);
-                        check_entry_path(&c, e, "wim", e->wim, WANT_FILE);
-                        check_entry_path(&c, e, "bootmgr", e->bootmgr, WANT_FILE);
+                        check_wimboot(&c, e);
+                        check_entry_path(&c, e, "bcd", &e->bcd, WANT_FILE);
+                        check_entry_path(&c, e, "boot_sdi", &e->boot_sdi, WANT_FILE);
+                        check_entry_path(&c, e, "wim", &e->wim, WANT_FILE);
+                        check_entry_path(&c, e, "bootmgr", &e->bootmgr, WANT_FILE);
                         check_entry_list(&c, e, "inject", e->inject, e->n_inject);
                         break;
                 case BOOT_WINDOWS:
-                        check_wimboot(&c, e, &global_done, &env_done);
-                        check_entry_path(&c, e, "source", e->source, WANT_DIR);
-                        check_windows_source(&c, e);
-                        check_entry_path(&c, e, "unattend", e->unattend, WANT_FILE);
-                        check_entry_path(&c, e, "drivers", e->drivers, WANT_DIR);
+                        check_wimboot(&c, e);
+                        check_entry_path(&c, e, "source", &e->source, WANT_DIR);
+                        if (!missing_ok)
+                                check_windows_source(&c, e);
+                        check_entry_path(&c, e, "unattend", &e->unattend, WANT_FILE);
+                        check_entry_path(&c, e, "drivers", &e->drivers, WANT_DIR);
                         break;
                 default:
                         break;
@@ -1827,7 +1913,15 @@ int profile_check_files(const struct profile *p, char ***errors) {
                 *errors = problems_finish(&c.problems);
         else
                 problems_done(&c.problems);
-        return -ENOENT;
+        return missing_ok ? -EINVAL : -ENOENT;
+}
+
+int profile_check_files(struct profile *p, char ***errors) {
+        return check_files(p, false, errors);
+}
+
+int profile_resolve_paths(struct profile *p, char ***errors) {
+        return check_files(p, true, errors);
 }
 
 unsigned profile_line(const struct profile *p, const char *field) {
@@ -1842,7 +1936,9 @@ static void boot_entry_done(struct boot_entry *e) {
         free(e->name);
         free(e->title);
         free(e->kernel);
+        free(e->kernel_name);
         strv_free(e->initrd);
+        strv_free(e->initrd_name);
         free(e->cmdline);
         free(e->url);
         free(e->wimboot);
@@ -1851,6 +1947,7 @@ static void boot_entry_done(struct boot_entry *e) {
         free(e->wim);
         free(e->bootmgr);
         strv_free(e->inject);
+        strv_free(e->inject_name);
         free(e->args);
         free(e->source);
         free(e->unattend);

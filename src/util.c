@@ -54,7 +54,7 @@ void *xrealloc(void *p, size_t size) {
 
 char *path_join(const char *a, const char *b) {
         size_t la = strlen(a);
-        while (la > 1 && a[la - 1] == '/')
+        while (la > 0 && a[la - 1] == '/')
                 la--;
         while (*b == '/')
                 b++;

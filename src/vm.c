@@ -14,13 +14,13 @@
 #include "bridge.h"
 #include "lab.h"
 #include "log.h"
+#include "names.h"
 #include "state.h"
 #include "units.h"
 #include "util.h"
 #include "vm.h"
 
 #define VM_NAME_MAX 32
-#define TAP_NAME_MAX 15
 
 /* ---- names and values -------------------------------------------------- */
 
@@ -349,12 +349,12 @@ static bool vms_use(json_t *vms, const char *key, const char *value, const char 
         return false;
 }
 
-/* "pxt-LAB-N", the lab name shortened so that it fits IFNAMSIZ; a name some
- * other link already has (another lab's tap) is skipped. */
+/* lab_tap_name() "pxt-LAB-N" (shortened to 15 characters for a long lab
+ * name) with the first N that no VM of the lab and no other link (another
+ * lab's tap) uses. */
 static int pick_tap(const char *lab, json_t *vms, char **ret) {
         for (unsigned n = 0; n < 100; n++) {
-                int len = TAP_NAME_MAX - 5 - (n >= 10 ? 2 : 1);
-                _cleanup_free_ char *tap = xasprintf("pxt-%.*s-%u", len, lab, n);
+                _cleanup_free_ char *tap = lab_tap_name(lab, n);
                 int r;
                 if (vms_use(vms, "tap", tap, NULL))
                         continue;

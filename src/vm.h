@@ -4,8 +4,8 @@
  * A VM NAME of lab LAB is
  *   - unit    pxelab-LAB-vm-NAME.service in pxelab-LAB.slice (Restart=no:
  *             a guest powering off is normal);
- *   - tap     pxt-LAB-N (LAB shortened to fit 15 characters), a port of
- *             the lab bridge;
+ *   - tap     pxt-LAB-N, a port of the lab bridge (lab_tap_name() of
+ *             names.h: a long LAB is shortened to fit 15 characters);
  *   - files   /run/pxelab/LAB/vm-NAME.log (serial console) and the VM's own
  *             directory /var/lib/pxelab/LAB/vm/NAME (OVMF_VARS.fd, disk.qcow2);
  *   - record  state.json["vms"][NAME], written before anything is made:

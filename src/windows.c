@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "log.h"
+#include "names.h"
 #include "render.h"
 #include "util.h"
 #include "windows.h"
@@ -163,11 +164,6 @@ static void load_opt(struct loads *l, const char *path, const char *name, const 
         load(l, path, name, field, field_line(l->p, l->b, key));
 }
 
-static const char *base_name(const char *path) {
-        const char *s = strrchr(path, '/');
-        return s ? s + 1 : path;
-}
-
 /* A file of the install tree, looked up case-insensitively; the canonical
  * name when the tree isn't there (render does not check files). */
 static char *source_file(const char *source, const char *rel) {
@@ -292,7 +288,7 @@ int windows_entry_json(const struct profile *p, const struct boot_entry *b, cons
                 load_opt(&l, b->wim, "boot.wim", "wim");
                 for (size_t i = 0; i < b->n_inject; i++) {
                         _cleanup_free_ char *key = xasprintf("inject[%zu]", i);
-                        load_opt(&l, b->inject[i], base_name(b->inject[i]), key);
+                        load_opt(&l, b->inject[i], b->inject_name[i], key);
                 }
         } else {
                 _cleanup_free_ char *bootmgr = source_file(b->source, "bootmgr"),
@@ -328,7 +324,7 @@ int windows_entry_json(const struct profile *p, const struct boot_entry *b, cons
 
 json_t *windows_smb_json(const struct profile *p, const char *run_dir, const char *state_dir) {
         char addr[INET_ADDRSTRLEN];
-        _cleanup_free_ char *dir = path_join(run_dir, "smb"), *netbios = xstrdup(p->lab);
+        _cleanup_free_ char *dir = path_join(run_dir, "smb"), *netbios = lab_short_name("", p->lab, "");
         json_t *smb, *shares = json_array();
 
         inet_ntop(AF_INET, &p->bridge.addr, addr, sizeof(addr));

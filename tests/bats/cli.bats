@@ -113,4 +113,73 @@ CONF
                 echo "$v"
                 [[ "$section" == *"| \`$v\` |"* ]]
         done
+
+# Profiles as users write them: next to their image folders, named after
+# what they boot. DIR/profiles/windows-setup.conf names ../images/... .
+mk_user_tree() {   # DIR
+        mkdir -p "$1/images/debian" "$1/profiles"
+        head -c 1000 /dev/zero > "$1/images/debian/linux-6.1"
+        ln -s linux-6.1 "$1/images/debian/linux"
+        head -c 500 /dev/zero > "$1/images/debian/initrd-6.1.gz"
+        ln -s initrd-6.1.gz "$1/images/debian/initrd.gz"
+        cat > "$1/profiles/windows-setup.conf" <<CONF
+bridge { address = "10.44.0.1/24" }
+boot "rescue" {
+    kind   = "linux"
+    kernel = "../images/debian/linux"
+    initrd = {"../images/./debian/../debian/initrd.gz"}
+}
+CONF
+}
+
+@test "check and render take a long lab name from the file and '..' paths, resolved to the real files" {
+        d=$(mktemp -d "$OUT/names.XXXXXX")
+        mk_user_tree "$d"
+        real=$(realpath "$d")
+        run "$PXELAB" check "$d/profiles/windows-setup.conf"
+        echo "$output"
+        [ "$status" -eq 0 ]
+        # lab from the file name; its bridge name shortened to 15 characters
+        [[ "${lines[0]}" == *": lab 'windows-setup', bridge pxe-window-b05b 10.44.0.1/24, 1 boot entries"* ]]
+        # each file by its canonical path, served under the name it was given
+        [[ "$output" == *"/files/rescue/linux "*" $real/images/debian/linux-6.1 "*"1000 bytes"* ]]
+        [[ "$output" == *"/files/rescue/initrd.gz "*" $real/images/debian/initrd-6.1.gz "*"500 bytes"* ]]
+        run "$PXELAB" render "$d/profiles/windows-setup.conf" -o "$d/tree"
+        [ "$status" -eq 0 ]
+        grep -qx "        location = /files/rescue/linux { alias $real/images/debian/linux-6.1; }" "$d/tree/nginx.conf"
+        grep -qx "        location = /files/rescue/initrd.gz { alias $real/images/debian/initrd-6.1.gz; }" "$d/tree/nginx.conf"
+        grep -qx "interface=pxe-window-b05b" "$d/tree/dnsmasq.conf"
+        grep -q "^kernel http://10.44.0.1/files/rescue/linux initrd=initrd.gz" "$d/tree/http/boot/rescue.ipxe"
+        rm -rf "$d"
+}
+
+@test "a '..' path that leads nowhere: one line with file, line, field and where it led" {
+        d=$(mktemp -d "$OUT/names.XXXXXX")
+        mk_user_tree "$d"
+        real=$(realpath "$d")
+        sed -i 's|"../images/debian/linux"|"../image/debian/linux"|' "$d/profiles/windows-setup.conf"
+        run --separate-stderr "$PXELAB" check "$d/profiles/windows-setup.conf"
+        [ "$status" -eq 2 ]
+        [ "$stderr" = "$d/profiles/windows-setup.conf:4: boot.rescue.kernel: '../image/debian/linux' ($real/image/debian/linux) does not exist" ]
+        # render does not need the files: it renders what it cannot resolve as written
+        run "$PXELAB" render "$d/profiles/windows-setup.conf" -o "$d/tree"
+        [ "$status" -eq 0 ]
+        grep -qx "        location = /files/rescue/linux { alias $real/profiles/../image/debian/linux; }" "$d/tree/nginx.conf"
+        rm -rf "$d"
+}
+
+@test "a path whose real location the configs cannot carry is refused by check and render" {
+        d=$(mktemp -d "$OUT/names.XXXXXX")
+        mk_user_tree "$d"
+        real=$(realpath "$d")
+        mv "$d/images/debian" "$d/images/debian 12"
+        ln -s "debian 12" "$d/images/debian"
+        for cmd in check "render -o $d/tree"; do
+                run --separate-stderr "$PXELAB" $cmd "$d/profiles/windows-setup.conf"
+                [ "$status" -eq 2 ]
+                [ "${stderr_lines[0]}" = "$d/profiles/windows-setup.conf:4: boot.rescue.kernel: '../images/debian/linux' resolves to '$real/images/debian 12/linux-6.1', which contains a space (not allowed in a path)" ]
+                [ "${#stderr_lines[@]}" -eq 2 ]
+        done
+        [ ! -e "$d/tree" ]
+        rm -rf "$d"
 }

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+bats_require_minimum_version 1.5.0
 # Rendering: golden trees of every example profile, and the real dnsmasq and
 # nginx accept each rendered config.
 load common
@@ -102,4 +103,50 @@ CONF
         grep -q '^#!ipxe' "$d/out/http/boot.ipxe"
         grep -q 'chain --replace http://10.45.0.1/menu.ipxe' "$d/out/http/boot.ipxe"
         rm -rf "$d"
+}
+
+@test "render -o never writes or deletes through a planted symlink" {
+        base=$(mktemp -d "$BATS_TEST_TMPDIR/links.XXXXXX")
+        dir=$base/out victim=$base/victim
+        mkdir -p "$dir" "$victim/boot" "$victim/hosts"
+        echo keep > "$victim/boot/precious"
+        echo keep > "$victim/file"
+        # http/ is a link to a tree outside DIR: render used to rm -rf
+        # DIR/http/boot, i.e. the victim's boot/.
+        ln -s "$victim" "$dir/http"
+        run --separate-stderr "$PXELAB" render profiles/demo.conf -o "$dir"
+        [ "$status" -ne 0 ]
+        [[ "$stderr" == *"Too many levels of symbolic links"* ]]
+        [ "$(cat "$victim/boot/precious")" = keep ]
+        [ "$(ls -A "$victim")" = "$(printf 'boot\nfile\nhosts')" ]
+        # A link where a file goes is replaced, not written through; links
+        # at every temp name the old scheme used (NAME.tmp.PID) are inert.
+        rm "$dir/http"
+        mkdir -p "$dir/http"
+        ln -s "$victim/file" "$dir/dnsmasq.conf"
+        ln -s "$victim/file" "$dir/http/boot.ipxe"
+        pid=$(sh -c 'echo $$')
+        for n in $(seq "$pid" $((pid + 400))); do
+                ln -s "$victim/file" "$dir/nginx.conf.tmp.$n"
+                ln -s "$victim/file" "$dir/http/menu.ipxe.tmp.$n"
+        done
+        "$PXELAB" render profiles/demo.conf -o "$dir"
+        [ "$(cat "$victim/file")" = keep ]
+        [ -f "$dir/dnsmasq.conf" ] && [ ! -L "$dir/dnsmasq.conf" ]
+        [ -f "$dir/http/boot.ipxe" ] && [ ! -L "$dir/http/boot.ipxe" ]
+        grep -q '^dhcp-range=' "$dir/dnsmasq.conf"
+}
+
+@test "render -o refuses a directory someone else owns or may write" {
+        base=$(mktemp -d "$BATS_TEST_TMPDIR/owner.XXXXXX")
+        mkdir -p "$base/other" "$base/open"
+        chown nobody "$base/other"
+        chmod 0777 "$base/open"
+        run --separate-stderr "$PXELAB" render profiles/demo.conf -o "$base/other"
+        [ "$status" -eq 2 ]
+        [ "$stderr" = "Refusing to render into '$base/other': it is owned by uid $(id -u nobody), not by uid 0" ]
+        run --separate-stderr "$PXELAB" render profiles/demo.conf -o "$base/open"
+        [ "$status" -eq 2 ]
+        [ "$stderr" = "Refusing to render into '$base/open': it is writable by others (mode 0777)" ]
+        [ -z "$(ls -A "$base/other" "$base/open" | grep -v ':$' | grep -v '^$')" ]
 }

@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
 #include <sys/stat.h>
@@ -99,22 +100,54 @@ static int render_to(const struct profile *p, const char *tmpl, json_t *data, co
         return write_if_changed(dst, out, mode, changed);
 }
 
+/* The lab's run dir is 0711: the services, which run as nobody after they
+ * start, reach what they serve (http/, tftp/, 0755) by name but cannot list
+ * the dir or read the record, configs and secrets in it (0600). Each
+ * daemon's own dir (pid, temp files, logs) is root's; units.c makes only
+ * that one writable for it. Modes are set on every render, so a tree made by
+ * an older pxelab is tightened too. */
+static const struct {
+        const char *name;
+        mode_t mode;
+} run_subdirs[] = {
+        { "http", 0755 }, { "tftp", 0755 }, { "log", 0700 }, { "nginx", 0700 }, { "dnsmasq", 0700 },
+};
+
+static int make_dir_mode(const char *path, mode_t mode) {
+        int r = mkdir_p(path, mode);
+        if (r >= 0 && chmod(path, mode) < 0)
+                r = -errno;
+        if (r < 0)
+                return log_error_errno(r, "Failed to create '%s'", path);
+        return 0;
+}
+
 static int make_dirs(const char *run_dir, const char *state_dir) {
-        static const char *const sub[] = { "http", "tftp", "log", "nginx" };
         int r;
 
-        r = mkdir_p(run_dir, 0700);
+        r = make_dir_mode(run_dir, 0711);
         if (r < 0)
-                return log_error_errno(r, "Failed to create '%s'", run_dir);
-        r = mkdir_p(state_dir, 0700);
+                return r;
+        r = make_dir_mode(state_dir, 0700);
         if (r < 0)
-                return log_error_errno(r, "Failed to create '%s'", state_dir);
-        for (size_t i = 0; i < ELEMENTSOF(sub); i++) {
-                _cleanup_free_ char *d = path_join(run_dir, sub[i]);
-                r = mkdir_p(d, 0700);
+                return r;
+        for (size_t i = 0; i < ELEMENTSOF(run_subdirs); i++) {
+                _cleanup_free_ char *d = path_join(run_dir, run_subdirs[i].name);
+                r = make_dir_mode(d, run_subdirs[i].mode);
                 if (r < 0)
-                        return log_error_errno(r, "Failed to create '%s'", d);
+                        return r;
         }
+        return 0;
+}
+
+/* dnsmasq may write its lease file and nothing else of the state dir: the
+ * unit's ReadWritePaths= names the file, so it must exist before the start. */
+static int make_lease_file(const char *state_dir) {
+        _cleanup_free_ char *path = path_join(state_dir, "dnsmasq.leases");
+        _cleanup_close_ int fd = open(path, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+
+        if (fd < 0)
+                return log_error_errno(errno, "Failed to create '%s'", path);
         return 0;
 }
 
@@ -149,7 +182,7 @@ static int render_scripts(const struct profile *p, json_t *model, const char *ru
 
         r = rm_rf(dir);
         if (r >= 0)
-                r = mkdir_p(dir, 0700);
+                r = mkdir_p(dir, 0755);
         if (r < 0)
                 return log_error_errno(r, "Failed to recreate '%s'", dir);
         json_array_foreach(array, i, e) {
@@ -184,6 +217,9 @@ int render_lab(const struct profile *p, const char *run_dir, const char *state_d
         int r;
 
         r = make_dirs(run_dir, state_dir);
+        if (r < 0)
+                return r;
+        r = make_lease_file(state_dir);
         if (r < 0)
                 return r;
         r = model_build(p, run_dir, state_dir, &model);

@@ -533,6 +533,12 @@ static void start_rollback(sd_bus *bus, const char *lab, json_t *st, const char 
         (void) state_save(lab, st);
 }
 
+/* QEMU's sandbox on top of units.c's. No MemoryDenyWriteExecute (TCG is a
+ * JIT) and no SystemCallFilter=@system-service: QEMU was killed by SIGSYS
+ * under it, measured here. */
+static char *vm_devices[] = { "/dev/kvm rw", "/dev/net/tun rw", NULL };
+static char *vm_families[] = { "AF_UNIX", "AF_INET", "AF_INET6", NULL };
+
 int vm_start(sd_bus *bus, const char *lab, json_t *st, const struct vm_request *req, bool *ret_usage,
              bool *ret_kvm, char **ret_name) {
         json_t *vms = vms_of(st, true), *rec = NULL;
@@ -620,6 +626,9 @@ int vm_start(sd_bus *bus, const char *lab, json_t *st, const struct vm_request *
                 .hidden_rw_paths = hidden_rw,
                 /* It opens the tap by name (TUNSETIFF); nothing else. */
                 .capabilities = 1ULL << CAP_NET_ADMIN,
+                /* Of the host's devices only the accelerator and the tap. */
+                .device_allow = vm_devices,
+                .address_families = vm_families,
         });
         if (r < 0) {
                 start_rollback(bus, lab, st, name, rec, true);

@@ -183,3 +183,24 @@ CONF
         [ ! -e "$d/tree" ]
         rm -rf "$d"
 }
+
+@test "check warns when someone but root can change a boot file or its directory" {
+        d=$(mktemp -d "$BATS_TEST_TMPDIR/owned.XXXXXX")
+        chmod 0755 "$d"
+        head -c 100 /dev/zero > "$d/vmlinuz"
+        head -c 100 /dev/zero > "$d/initrd.img"
+        cat > "$d/lab.conf" <<CONF
+bridge { address = "10.44.0.1/24" }
+boot "rescue" { kind = "linux" kernel = "vmlinuz" initrd = {"initrd.img"} }
+CONF
+        run --separate-stderr "$PXELAB" check "$d/lab.conf"
+        [ "$status" -eq 0 ]
+        [ -z "$stderr" ]
+        chown nobody "$d/vmlinuz"
+        chmod 0777 "$d"
+        run --separate-stderr "$PXELAB" check "$d/lab.conf"
+        [ "$status" -eq 0 ]
+        [ "${lines[-1]}" = "OK" ]
+        [[ "$stderr" == *"Warning: boot file '$d/vmlinuz' is writable by its owner (not root)"* ]]
+        [[ "$stderr" == *"Warning: the directory of boot file '$d/initrd.img' is writable by others"* ]]
+}

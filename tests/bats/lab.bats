@@ -49,7 +49,7 @@ teardown() { sysd_kill; }
         done
         # The record names what was made.
         sysd_run jq -e '.bridge.created == true and .nft.table == "pxelab-t1" and (.units | length == 2)' /run/pxelab/t1/state.json
-        [ "$(sysd_run stat -c %a /run/pxelab/t1)" = 700 ]
+        [ "$(sysd_run stat -c %a /run/pxelab/t1)" = 711 ]
 }
 
 @test "a client on the bridge gets a lease in range, boot.ipxe over HTTP and a loader over TFTP" {

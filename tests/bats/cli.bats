@@ -113,6 +113,7 @@ CONF
                 echo "$v"
                 [[ "$section" == *"| \`$v\` |"* ]]
         done
+}
 
 # Profiles as users write them: next to their image folders, named after
 # what they boot. DIR/profiles/windows-setup.conf names ../images/... .

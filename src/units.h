@@ -41,6 +41,9 @@ struct unit_spec {
         bool private_network;           /* PrivateNetwork= */
         const char *working_directory;  /* may be NULL */
         char **environment;             /* "KEY=VALUE"..., may be NULL */
+        bool quiet_exit;                /* a service that does not stay up (see
+                                         * units_start) gives -ECHILD, nothing
+                                         * logged: the caller tries otherwise */
 };
 /* Always set on top of the spec: Restart=on-failure (RestartSec=200ms),
  * ProtectSystem=strict, ProtectHome=yes, PrivateTmp=yes, NoNewPrivileges=yes,

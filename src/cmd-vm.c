@@ -131,13 +131,13 @@ static int vm_start_cmd(int argc, char *argv[]) {
         if (r < 0)
                 return usage ? EXIT_USAGE : EXIT_RUNTIME;
         /* Which accelerator and why, once (a fallback said so already). */
-        accel_describe(&accel, line, sizeof(line));
-        if (accel.fallback)
-                ;
-        else if (accel.kvm || accel.forced)
-                log_info("%s", line);
-        else
-                log_warn("%s", line);
+        if (!accel.fallback) {
+                accel_describe(&accel, line, sizeof(line));
+                if (accel.kvm || accel.forced)
+                        log_info("%s", line);
+                else
+                        log_warn("%s", line);
+        }
         print_started(lab, name, json_object_get(json_object_get(st, "vms"), name));
         return EXIT_OK;
 }

@@ -412,6 +412,9 @@ static void test_describe(void **state) {
         c = (struct accel_choice) { .kvm = false, .forced = true, .reason = "PXELAB_ACCEL=tcg" };
         accel_describe(&c, buf, sizeof(buf));
         assert_string_equal(buf, "Using TCG (PXELAB_ACCEL=tcg)");
+        c = (struct accel_choice) { .fallback = true, .reason = "VM 'x' ended within 3 s under KVM (exit-code); started it again under TCG" };
+        accel_describe(&c, buf, sizeof(buf));
+        assert_string_equal(buf, c.reason);
 }
 
 int main(void) {

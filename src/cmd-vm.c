@@ -5,6 +5,7 @@
 #include <poll.h>
 #include <sys/stat.h>
 
+#include "accel.h"
 #include "commands.h"
 #include "lab.h"
 #include "log.h"
@@ -70,7 +71,9 @@ static int vm_start_cmd(int argc, char *argv[]) {
         _cleanup_free_ char *name = NULL;
         struct vm_request req = {};
         const char *lab;
-        bool usage, kvm;
+        struct accel_choice accel = {};
+        char line[sizeof(accel.reason) + 64];
+        bool usage;
         int c, r, lock;
 
         optind = 0;
@@ -109,6 +112,8 @@ static int vm_start_cmd(int argc, char *argv[]) {
                 log_error("Unknown firmware '%s' (bios, uefi or uefi-pxe)", req.firmware);
                 return EXIT_USAGE;
         }
+        if (accel_from_env(NULL) < 0)
+                return EXIT_USAGE;
 
         lock = state_lock(LOCK_TIMEOUT_MS);
         if (lock < 0)
@@ -119,14 +124,20 @@ static int vm_start_cmd(int argc, char *argv[]) {
                 r = units_connect(&bus);
         }
         if (r >= 0)
-                r = vm_start(bus, lab, st, &req, &usage, &kvm, &name);
+                r = vm_start(bus, lab, st, &req, &usage, &accel, &name);
         else
                 usage = false;
         state_unlock(lock);
         if (r < 0)
                 return usage ? EXIT_USAGE : EXIT_RUNTIME;
-        if (!kvm)
-                log_warn("KVM is not usable on this machine; using TCG (slow)");
+        /* Which accelerator and why, once (a fallback said so already). */
+        if (!accel.fallback) {
+                accel_describe(&accel, line, sizeof(line));
+                if (accel.kvm || accel.forced)
+                        log_info("%s", line);
+                else
+                        log_warn("%s", line);
+        }
         print_started(lab, name, json_object_get(json_object_get(st, "vms"), name));
         return EXIT_OK;
 }

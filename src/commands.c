@@ -36,8 +36,9 @@ const struct command commands[] = {
           "pxelab vm console LAB NAME [--no-follow]\n\n"
           "QEMU runs as unit pxelab-LAB-vm-NAME.service in the lab's slice, on a tap in the\n"
           "lab's bridge, network boot first, serial console logged to\n"
-          "/run/pxelab/LAB/vm-NAME.log. KVM when it really works, else TCG. uefi: OVMF\n"
-          "with QEMU's iPXE ROM; uefi-pxe: OVMF's own PXE (TFTP ipxe.efi)." },
+          "/run/pxelab/LAB/vm-NAME.log. KVM when it really runs a guest here (probed once\n"
+          "per boot), else TCG; PXELAB_ACCEL=kvm|tcg forces one. uefi: OVMF with QEMU's\n"
+          "iPXE ROM; uefi-pxe: OVMF's own PXE (TFTP ipxe.efi)." },
         { "help", cmd_help, "[COMMAND]", "Show help for pxelab or one command", NULL },
         { "version", cmd_version, "", "Show the version", NULL },
 };

@@ -701,6 +701,10 @@ int units_start(sd_bus *bus, const struct unit_spec *spec) {
                 return start_failed(bus, "start", spec->name, why, since, job_result_errno(result));
         }
         r = settle(bus, spec->name, 0, &why);
+        if (r == -ECHILD && spec->quiet_exit) {
+                end_restart_loop(bus, spec->name);
+                return r;
+        }
         if (r == -ECHILD)
                 return start_failed(bus, "start", spec->name, why, since, r);
         return r;

@@ -48,6 +48,9 @@ struct unit_spec {
         bool memory_deny_write_execute; /* MemoryDenyWriteExecute= (not for a JIT like TCG) */
         const char *working_directory;  /* may be NULL */
         char **environment;             /* "KEY=VALUE"..., may be NULL */
+        bool quiet_exit;                /* a service that does not stay up (see
+                                         * units_start) gives -ECHILD, nothing
+                                         * logged: the caller tries otherwise */
 };
 /* Always set on top of the spec: Restart=on-failure (RestartSec=200ms),
  * ProtectSystem=strict, ProtectHome=yes, PrivateTmp=yes, NoNewPrivileges=yes,

@@ -18,6 +18,8 @@ load ../harness/sysd
 GOLDEN=$REPO/tests/golden/windows-startup
 # Bounded waits: QEMU runs under TCG here.
 BOOT_TIMEOUT=${VM_BOOT_TIMEOUT:-150}
+# Pinned: these tests boot guests; how KVM fares here is accel.bats' business.
+export PXELAB_ACCEL=tcg
 
 teardown() { sysd_kill; }
 

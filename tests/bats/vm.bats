@@ -128,6 +128,15 @@ lease_ip() {
         [ "$(sysd_run ip -j link show "$tap" | jq -r '.[0].master')" = "pxe-$LAB" ]
         [ "$(sysd_run systemctl show -P Slice "pxelab-$LAB-vm-bios1.service")" = "pxelab-$LAB.slice" ]
         [ "$(sysd_run systemctl show -P Restart "pxelab-$LAB-vm-bios1.service")" = no ]
+        # Of the host's devices QEMU gets the accelerator and the tap only.
+        u=pxelab-$LAB-vm-bios1.service
+        [ "$(sysd_run systemctl show -P DevicePolicy "$u")" = closed ]
+        sysd_run systemctl show -P DeviceAllow "$u" | grep -q '/dev/kvm rw'
+        sysd_run systemctl show -P DeviceAllow "$u" | grep -q '/dev/net/tun rw'
+        [ "$(sysd_run systemctl show -P ProtectProc "$u")" = invisible ]
+        [ "$(sysd_run systemctl show -P ProtectClock "$u")" = yes ]
+        [ "$(sysd_run systemctl show -P RestrictAddressFamilies "$u" | tr ' ' '\n' | sort | xargs)" = \
+          "AF_INET AF_INET6 AF_UNIX" ]
         # The accelerator, as pinned, announced and recorded.
         [[ "$output" == *"Using TCG (PXELAB_ACCEL=tcg)"* ]]
         [ "$(jq -r .accel <<< "$rec")" = tcg ]

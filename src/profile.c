@@ -27,6 +27,10 @@
 #define MAX_IFNAME 15
 #define MIN_LEASE 120
 #define DEFAULT_OVSDB "/run/openvswitch/db.sock"
+/* A profile is read whole into memory and parsed in linear time; 4 MiB is
+ * ~60,000 hosts, far beyond any lab, and bounds what a wrong file (a
+ * log, /dev/zero) can cost before it is refused. */
+#define MAX_PROFILE_SIZE (4 * 1024 * 1024)
 
 /* Marks the option libconfuse sets from its default when a section opens. */
 #define LINE_OPT "__line__"
@@ -154,6 +158,13 @@ static void problem_addv(struct problems *ps, unsigned line, const char *field, 
                 abort();
         ps->v = xrealloc(ps->v, (ps->n + 1) * sizeof(*ps->v));
         ps->v[ps->n] = (struct problem) { line, ps->n, xasprintf("%s: %s", field, msg) };
+        ps->n++;
+}
+
+/* "FILE: message", about the file as a whole. */
+static void problem_file(struct problems *ps, const char *msg) {
+        ps->v = xrealloc(ps->v, (ps->n + 1) * sizeof(*ps->v));
+        ps->v[ps->n] = (struct problem) { 0, ps->n, xstrdup(msg) };
         ps->n++;
 }
 
@@ -1622,7 +1633,13 @@ int profile_parse(const char *path, const char *buf, char ***errors, struct prof
         int r;
 
         if (!buf) {
-                r = read_file(path, &content, &len);
+                r = read_regular_file(path, MAX_PROFILE_SIZE, &content, &len);
+                if (r == -EINVAL || r == -EFBIG) {
+                        /* "FILE: not a regular file", "FILE: larger than 4 MiB" */
+                        char what[64];
+                        problem_file(&ctx.problems, read_regular_file_error(r, MAX_PROFILE_SIZE, what, sizeof(what)));
+                        goto fail;
+                }
                 if (r < 0) {
                         problem_add(&ctx.problems, 0, "cannot read", "%s", strerror(-r));
                         /* "FILE: cannot read: reason" */

@@ -140,6 +140,22 @@ free_port() {
         free_port
 }
 
+@test "up of a profile that is a FIFO or /dev/zero: one line, exit 2, creating nothing" {
+        before=$(residue state)
+        sysd_run mkfifo /run/fifo.conf
+        for f in /run/fifo.conf /dev/zero; do
+                run --separate-stderr sysd_run timeout 20 "$PXELAB" up "$f"
+                [ "$status" -eq 2 ]
+                [ "$stderr" = "$f: not a regular file" ]
+                [ -z "$output" ]
+                run --separate-stderr sysd_run timeout 20 "$PXELAB" down "$f"
+                [ "$status" -eq 2 ]
+                [ "$stderr" = "$f: not a regular file" ]
+        done
+        sysd_run rm /run/fifo.conf
+        assert_no_residue "$before" "up of a FIFO and /dev/zero" state
+}
+
 # The fault steps of `up`: the literal fault_point("STEP") calls on its path
 # and "SERVICE-recorded" of fault_point_of(svc, "-recorded") per service unit.
 fault_steps_in_source() {

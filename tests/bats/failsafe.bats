@@ -102,11 +102,15 @@ down_ok() {
 
 # take_port tcp|udp ADDR PORT: another program holds the port inside the
 # harness (bound with IP_FREEBIND: ADDR need not exist yet) until free_port.
+# An ADDR with a ':' is IPv6, dual-stack (IPV6_V6ONLY off, the default).
 take_port() {
         sysd_run python3 -c "
 import os, socket, time
-s = socket.socket(socket.AF_INET, socket.SOCK_STREAM if '$1' == 'tcp' else socket.SOCK_DGRAM)
+v6 = ':' in '$2'
+s = socket.socket(socket.AF_INET6 if v6 else socket.AF_INET, socket.SOCK_STREAM if '$1' == 'tcp' else socket.SOCK_DGRAM)
 s.setsockopt(socket.IPPROTO_IP, 15, 1)  # IP_FREEBIND
+if v6:
+    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
 s.bind(('$2', $3))
 if '$1' == 'tcp':
     s.listen(1)
@@ -138,6 +142,42 @@ free_port() {
         [ "$stderr" = "Port 69/udp (TFTP) is already in use on this host at 10.81.0.1 or on all addresses" ]
         assert_no_residue "$before" "port 69 taken" state
         free_port
+}
+
+@test "up refuses when port 80 or 69 is taken by an IPv6 socket (dual-stack [::] or ::ffff:ADDR), creating nothing" {
+        p=$(mkprofile fs8 10.88.0.1/24 'uplink = "none"')
+        before=$(residue state)
+        base=$(residue)
+        # [::]:80 dual-stack holds port 80 on every IPv4 address: nginx's
+        # bind at the lab's address would fail once everything is built.
+        take_port tcp :: 80
+        # (ss shows a dual-stack wildcard as *:80)
+        sysd_run ss -Htln 'sport = 80' | grep -q ' \*:80 '
+        run --separate-stderr sysd_run "$PXELAB" up "$p"
+        [ "$status" -eq 2 ]
+        [ "$stderr" = "Port 80/tcp is already in use on this host at 10.88.0.1 or on all addresses" ]
+        [ -z "$output" ]
+        assert_no_residue "$before" "[::]:80 taken" state
+        free_port
+        take_port udp :: 69
+        run --separate-stderr sysd_run "$PXELAB" up "$p"
+        [ "$status" -eq 2 ]
+        [ "$stderr" = "Port 69/udp (TFTP) is already in use on this host at 10.88.0.1 or on all addresses" ]
+        assert_no_residue "$before" "[::]:69 taken" state
+        free_port
+        # The lab's own IPv4 address through an IPv6 socket.
+        take_port tcp ::ffff:10.88.0.1 80
+        run --separate-stderr sysd_run "$PXELAB" up "$p"
+        [ "$status" -eq 2 ]
+        [ "$stderr" = "Port 80/tcp is already in use on this host at 10.88.0.1 or on all addresses" ]
+        assert_no_residue "$before" "::ffff:10.88.0.1:80 taken" state
+        free_port
+        # Another IPv6 address takes nothing from the lab.
+        take_port tcp ::1 80
+        up_healthy "$p" "a listener on [::1]:80" fs8
+        free_port
+        down_ok fs8 "the up beside [::1]:80"
+        assert_no_residue "$base" "the up beside [::1]:80"
 }
 
 @test "up of a profile that is a FIFO or /dev/zero: one line, exit 2, creating nothing" {

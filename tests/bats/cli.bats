@@ -209,7 +209,9 @@ CONF
 # A good profile in $1/lab.conf, padded with a comment to exactly $2 bytes.
 padded_profile() {
         printf 'lab = "pad"\nbridge { address = "10.44.0.1/24" }\nboot "disk" { kind = "local" }\n#' > "$1/lab.conf"
-        head -c $(($2 - $(stat -c %s "$1/lab.conf"))) /dev/zero | tr '\0' 'x' >> "$1/lab.conf"
+        local have
+        have=$(stat -c %s "$1/lab.conf")
+        head -c $(($2 - have)) /dev/zero | tr '\0' 'x' >> "$1/lab.conf"
         [ "$(stat -c %s "$1/lab.conf")" -eq "$2" ]
 }
 

@@ -15,7 +15,7 @@
 #include "util.h"
 #include "vm.h"
 
-#define LOCK_TIMEOUT_MS 10000
+#define LOCK_TIMEOUT_MS STATE_LOCK_WAIT_MS
 
 /* The lab's record; "Lab 'x' is not running" when there is none. */
 static int load_lab(const char *lab, json_t **ret) {

@@ -509,6 +509,8 @@ static void summary(const struct profile *p, json_t *model, json_t *st, const ch
         windows_summary(model);
 }
 
+static int down_locked(const char *lab);
+
 int lab_up(sd_bus *bus, const struct profile *p, bool *ret_usage) {
         _cleanup_free_ char *run = lab_run_dir(p->lab), *statedir = lab_state_dir(p->lab), *uplink = NULL;
         struct render_changes ch = {};
@@ -518,7 +520,7 @@ int lab_up(sd_bus *bus, const struct profile *p, bool *ret_usage) {
 
         t0 = now_usec();
         *ret_usage = false;
-        lock = state_lock(10000);
+        lock = state_lock(STATE_LOCK_WAIT_MS);
         if (lock < 0)
                 return lock;
         r = state_load(p->lab, &st);
@@ -596,10 +598,11 @@ int lab_up(sd_bus *bus, const struct profile *p, bool *ret_usage) {
         goto out;
 fail:
         if (fresh) {
+                /* Still under the lock: an `up` waiting for it finds the
+                 * lab gone, never half made. */
                 log_error("Undoing what this 'up' did for lab '%s'", p->lab);
-                state_unlock(lock);
-                lock = -1;
-                lab_down(p->lab);
+                fault_hold("undo");
+                down_locked(p->lab);
         }
 out:
         json_decref(st);
@@ -744,7 +747,7 @@ static int down_locked(const char *lab) {
 int lab_down(const char *lab) {
         int lock, r;
 
-        lock = state_lock(10000);
+        lock = state_lock(STATE_LOCK_WAIT_MS);
         if (lock < 0)
                 return lock;
         r = down_locked(lab);

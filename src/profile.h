@@ -108,7 +108,10 @@ struct profile {
  * problem found, each one line "FILE:LINE: FIELD: message" (FILE as PATH
  * was given; FIELD e.g. "bridge.address", "boot.NAME.kernel", or "syntax"),
  * sorted by line; an unreadable file gives the one line
- * "FILE: cannot read: REASON". On success *ERRORS is NULL.
+ * "FILE: cannot read: REASON", one that is not a regular file (a FIFO,
+ * a device, a directory) "FILE: not a regular file" and one over 4 MiB
+ * "FILE: larger than 4 MiB", both refused unparsed. On success *ERRORS
+ * is NULL.
  * $PXELAB_WIMBOOT is read here (wimboot entries without a wimboot).
  * Not thread-safe: libconfuse's lexer is global state. */
 int profile_parse(const char *path, const char *buf, char ***errors, struct profile **ret);

@@ -13,6 +13,14 @@
 
 static const char *const loaders[] = { "undionly.kpxe", "ipxe.efi", "snponly.efi" };
 
+/* Templates come from the profile's own dir too: each is read whole, and a
+ * FIFO or /dev/zero there must not hang or exhaust `up`. The shipped ones
+ * are a few KiB. */
+#define MAX_TEMPLATE_SIZE (1024 * 1024)
+/* The loaders ($PXELAB_IPXE_DIR) are copied through memory; Debian's are
+ * under 1.1 MiB. */
+#define MAX_LOADER_SIZE (16 * 1024 * 1024)
+
 const char *ipxe_dir(void) {
         const char *e = getenv("PXELAB_IPXE_DIR");
         return strempty(e) ? "/usr/lib/ipxe" : e;
@@ -58,7 +66,7 @@ static char *template_path(const struct profile *p, const char *file) {
 static int load_partial(const char *name, char **ret, void *userdata) {
         _cleanup_free_ char *file = xasprintf("%s.mustache", name);
         _cleanup_free_ char *path = template_path(userdata, file);
-        int r = read_file(path, ret, NULL);
+        int r = read_regular_file(path, MAX_TEMPLATE_SIZE, ret, NULL);
         return r == -ENOENT ? -ENOENT : r;
 }
 
@@ -67,9 +75,13 @@ int render_template(const struct profile *p, const char *name, json_t *data, cha
         _cleanup_free_ char *tmpl = NULL, *err = NULL;
         int r;
 
-        r = read_file(path, &tmpl, NULL);
-        if (r < 0)
-                return log_error_errno(r, "Failed to read template '%s'", path);
+        r = read_regular_file(path, MAX_TEMPLATE_SIZE, &tmpl, NULL);
+        if (r < 0) {
+                char what[64];
+                log_error("Failed to read template '%s': %s", path,
+                          read_regular_file_error(r, MAX_TEMPLATE_SIZE, what, sizeof(what)));
+                return r == -EINVAL || r == -EFBIG ? -EINVAL : r;
+        }
         r = mustache_render(tmpl, data, load_partial, (void *) p, ret, &err);
         if (r < 0) {
                 if (err)
@@ -155,15 +167,23 @@ static int copy_loaders(const char *run_dir) {
         for (size_t i = 0; i < ELEMENTSOF(loaders); i++) {
                 _cleanup_free_ char *src = path_join(ipxe_dir(), loaders[i]);
                 _cleanup_free_ char *dst = xasprintf("%s/tftp/%s", run_dir, loaders[i]);
+                _cleanup_free_ char *data = NULL;
+                char what[64];
+                size_t len;
                 int r;
 
-                if (files_equal(src, dst))
-                        continue;
-                r = copy_file(src, dst, 0644);
+                r = read_regular_file(src, MAX_LOADER_SIZE, &data, &len);
                 if (r == -ENOENT) {
                         log_error("Failed to find the iPXE loader '%s' (install Debian's 'ipxe' package)", src);
                         return r;
                 }
+                if (r < 0) {
+                        log_error("Failed to read the iPXE loader '%s': %s", src,
+                                  read_regular_file_error(r, MAX_LOADER_SIZE, what, sizeof(what)));
+                        return r;
+                }
+                /* unchanged loaders stay as they are */
+                r = write_file_if_changed(dst, data, len, 0644);
                 if (r < 0)
                         return log_error_errno(r, "Failed to copy '%s' to '%s'", src, dst);
         }

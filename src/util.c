@@ -193,19 +193,22 @@ int path_lookup_ci(const char *dir, const char *relpath, char **ret) {
         return 0;
 }
 
-int read_file(const char *path, char **ret, size_t *ret_len) {
-        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+/* Reads FD to its end into a NUL-terminated buffer; -EFBIG once it holds
+ * more than MAX bytes (never reading more than MAX + 1). */
+static int read_fd(int fd, size_t max, char **ret, size_t *ret_len) {
         char *buf = NULL;
         size_t len = 0, cap = 0;
-        if (fd < 0)
-                return -errno;
         for (;;) {
+                size_t want;
                 ssize_t n;
                 if (cap - len < 4096) {
                         cap = cap ? cap * 2 : 8192;
                         buf = xrealloc(buf, cap);
                 }
-                n = read(fd, buf + len, cap - len - 1);
+                want = cap - len - 1;
+                if (max != (size_t) -1 && want > max + 1 - len)
+                        want = max + 1 - len;
+                n = read(fd, buf + len, want);
                 if (n < 0) {
                         if (errno == EINTR)
                                 continue;
@@ -216,14 +219,60 @@ int read_file(const char *path, char **ret, size_t *ret_len) {
                 if (n == 0)
                         break;
                 len += n;
+                if (len > max) {
+                        free(buf);
+                        return -EFBIG;
+                }
         }
-        if (!buf)
-                buf = xcalloc(1, 1);
         buf[len] = 0;
         *ret = buf;
         if (ret_len)
                 *ret_len = len;
         return 0;
+}
+
+int read_file(const char *path, char **ret, size_t *ret_len) {
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        return read_fd(fd, (size_t) -1, ret, ret_len);
+}
+
+int read_regular_file(const char *path, size_t max, char **ret, size_t *ret_len) {
+        _cleanup_close_ int fd = -1;
+        struct stat st;
+
+        /* Refused before opening: opening a device can have effects of its
+         * own, and a FIFO blocks open() until a writer comes. */
+        if (stat(path, &st) < 0)
+                return -errno;
+        if (!S_ISREG(st.st_mode))
+                return -EINVAL;
+        /* O_NONBLOCK: if it became a FIFO since, open() still returns at once */
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+        if (fd < 0)
+                return -errno;
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        if (!S_ISREG(st.st_mode))
+                return -EINVAL;
+        if ((unsigned long long) st.st_size > max)
+                return -EFBIG;
+        /* a file that grows while we read is cut off at MAX + 1 bytes */
+        return read_fd(fd, max, ret, ret_len);
+}
+
+const char *read_regular_file_error(int r, size_t max, char *buf, size_t n) {
+        if (r == -EINVAL)
+                return "not a regular file";
+        if (r == -EFBIG) {
+                if (max % (1024 * 1024) == 0)
+                        snprintf(buf, n, "larger than %zu MiB", max / (1024 * 1024));
+                else
+                        snprintf(buf, n, "larger than %zu bytes", max);
+                return buf;
+        }
+        return strerror(-r);
 }
 
 static int write_all(int fd, const char *data, size_t len) {

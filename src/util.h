@@ -55,6 +55,14 @@ int path_lookup_ci(const char *dir, const char *relpath, char **ret);
 
 /* Reads a whole file into a NUL-terminated buffer. */
 int read_file(const char *path, char **ret, size_t *ret_len);
+/* The same for a file the user names: PATH (symlinks followed) must be a
+ * regular file of at most MAX bytes. Never blocks on a FIFO, never opens a
+ * device, never reads more than MAX + 1 bytes. -EINVAL: not a regular
+ * file; -EFBIG: larger than MAX; else open()/read()'s errno. */
+int read_regular_file(const char *path, size_t max, char **ret, size_t *ret_len);
+/* What read_regular_file()'s R means, for a one-line error: "not a regular
+ * file", "larger than 4 MiB" (in BUF), or strerror(). */
+const char *read_regular_file_error(int r, size_t max, char *buf, size_t n);
 /* Writes atomically with MODE: a temp file of a random name beside PATH,
  * created O_EXCL|O_NOFOLLOW, renamed over PATH (a symlink at PATH is
  * replaced, not followed). A symlink among PATH's directories is refused

@@ -205,3 +205,85 @@ CONF
         [[ "$stderr" == *"Warning: boot file '$d/vmlinuz' is writable by its owner (not root)"* ]]
         [[ "$stderr" == *"Warning: the directory of boot file '$d/initrd.img' is writable by others"* ]]
 }
+
+# A good profile in $1/lab.conf, padded with a comment to exactly $2 bytes.
+padded_profile() {
+        printf 'lab = "pad"\nbridge { address = "10.44.0.1/24" }\nboot "disk" { kind = "local" }\n#' > "$1/lab.conf"
+        local have
+        have=$(stat -c %s "$1/lab.conf")
+        head -c $(($2 - have)) /dev/zero | tr '\0' 'x' >> "$1/lab.conf"
+        [ "$(stat -c %s "$1/lab.conf")" -eq "$2" ]
+}
+
+@test "a profile that is a FIFO, a device, a directory or over 4 MiB: one line, exit 2, nothing read" {
+        d=$(mktemp -d "$OUT/inputs.XXXXXX")
+        mkfifo "$d/fifo.conf"
+        ln -s /dev/zero "$d/zero.conf"
+        mkdir "$d/dir.conf"
+        for f in "$d/fifo.conf" /dev/zero "$d/zero.conf" "$d/dir.conf"; do
+                for cmd in check "render -o $d/out"; do
+                        # (a FIFO used to block check for ever, /dev/zero to
+                        # fill memory: timeout makes that a failure)
+                        # shellcheck disable=SC2086 # "render -o DIR" is three words
+                        run --separate-stderr timeout 20 "$PXELAB" $cmd "$f"
+                        echo "$cmd $f: $status: $stderr"
+                        [ "$status" -eq 2 ]
+                        [ "$stderr" = "$f: not a regular file" ]
+                        [ -z "$output" ]
+                done
+        done
+        [ ! -e "$d/out" ]
+        # 4 MiB is the limit: exactly that is read, one byte more is refused.
+        padded_profile "$d" $((4 * 1024 * 1024))
+        run --separate-stderr "$PXELAB" check "$d/lab.conf"
+        [ "$status" -eq 0 ]
+        padded_profile "$d" $((4 * 1024 * 1024 + 1))
+        run --separate-stderr "$PXELAB" check "$d/lab.conf"
+        [ "$status" -eq 2 ]
+        [ "$stderr" = "$d/lab.conf: larger than 4 MiB" ]
+        rm -rf "$d"
+}
+
+@test "a template or loader that is a FIFO, a device or too large fails render in one line instead of hanging" {
+        d=$(mktemp -d "$OUT/inputs.XXXXXX")
+        mkdir "$d/tpl" "$d/ipxe"
+        cat > "$d/lab.conf" <<CONF
+templates = "tpl"
+bridge { address = "10.44.0.1/24" }
+boot "disk" { kind = "local" }
+CONF
+        mkfifo "$d/tpl/dnsmasq.conf.mustache"
+        run --separate-stderr timeout 20 "$PXELAB" render "$d/lab.conf" -o "$d/out"
+        [ "$status" -eq 1 ]
+        [ "$stderr" = "Failed to read template '$d/tpl/dnsmasq.conf.mustache': not a regular file" ]
+        rm "$d/tpl/dnsmasq.conf.mustache"
+        ln -s /dev/zero "$d/tpl/boot.ipxe.mustache"
+        run --separate-stderr timeout 20 "$PXELAB" render "$d/lab.conf" -o "$d/out"
+        [ "$status" -eq 1 ]
+        [ "$stderr" = "Failed to read template '$d/tpl/boot.ipxe.mustache': not a regular file" ]
+        rm "$d/tpl/boot.ipxe.mustache"
+        # A template may have 1 MiB, a loader 16 MiB.
+        head -c $((1024 * 1024 + 1)) /dev/zero | tr '\0' 'x' > "$d/tpl/menu.ipxe.mustache"
+        run --separate-stderr "$PXELAB" render "$d/lab.conf" -o "$d/out"
+        [ "$status" -eq 1 ]
+        [ "$stderr" = "Failed to read template '$d/tpl/menu.ipxe.mustache': larger than 1 MiB" ]
+        rm "$d/tpl/menu.ipxe.mustache"
+        cp /usr/lib/ipxe/undionly.kpxe /usr/lib/ipxe/snponly.efi "$d/ipxe/"
+        truncate -s $((16 * 1024 * 1024 + 1)) "$d/ipxe/ipxe.efi"
+        run --separate-stderr env PXELAB_IPXE_DIR="$d/ipxe" "$PXELAB" render "$d/lab.conf" -o "$d/out"
+        [ "$status" -eq 1 ]
+        [ "$stderr" = "Failed to read the iPXE loader '$d/ipxe/ipxe.efi': larger than 16 MiB" ]
+        rm "$d"/ipxe/*
+        # The loaders are copied through memory too.
+        cp /usr/lib/ipxe/ipxe.efi /usr/lib/ipxe/snponly.efi "$d/ipxe/"
+        mkfifo "$d/ipxe/undionly.kpxe"
+        run --separate-stderr env PXELAB_IPXE_DIR="$d/ipxe" timeout 20 "$PXELAB" render "$d/lab.conf" -o "$d/out"
+        [ "$status" -eq 1 ]
+        [ "$stderr" = "Failed to read the iPXE loader '$d/ipxe/undionly.kpxe': not a regular file" ]
+        rm "$d/ipxe/undionly.kpxe"
+        cp /usr/lib/ipxe/undionly.kpxe "$d/ipxe/"
+        run env PXELAB_IPXE_DIR="$d/ipxe" "$PXELAB" render "$d/lab.conf" -o "$d/out"
+        [ "$status" -eq 0 ]
+        cmp "$d/out/tftp/undionly.kpxe" /usr/lib/ipxe/undionly.kpxe
+        rm -rf "$d"
+}

@@ -429,7 +429,9 @@ static void test_lines(void **state) {
 
 static void test_cannot_read(void **state) {
         assert_errors("/nonexistent/pxelab.conf", NULL, "/nonexistent/pxelab.conf: cannot read: No such file or directory\n");
-        assert_errors("tests", NULL, "tests: cannot read: Is a directory\n");
+        /* refused unread: a directory, a device, a FIFO (see cli.bats) */
+        assert_errors("tests", NULL, "tests: not a regular file\n");
+        assert_errors("/dev/zero", NULL, "/dev/zero: not a regular file\n");
 }
 
 static void test_check_files_ok(void **state) {

@@ -18,6 +18,8 @@ static int lab_name_of(const char *arg, char **ret) {
         size_t n = strlen(arg);
 
         if (!strchr(arg, '/') && (n < 5 || !streq(arg + n - 5, ".conf"))) {
+                if (!command_lab_arg_ok(arg))
+                        return -EINVAL;
                 *ret = xstrdup(arg);
                 return 0;
         }

@@ -75,6 +75,8 @@ int cmd_status(int argc, char *argv[]) {
         if (argc - optind > 1)
                 return command_usage("status");
         if (argc - optind == 1) {
+                if (!command_lab_arg_ok(argv[optind]))
+                        return EXIT_USAGE;
                 labs = xcalloc(2, sizeof(char *));
                 labs[0] = xstrdup(argv[optind]);
         } else if (state_list_labs(&labs) < 0) {

@@ -107,6 +107,8 @@ static int vm_start_cmd(int argc, char *argv[]) {
         if (argc - optind < 1 || argc - optind > 2)
                 return command_usage("vm");
         lab = argv[optind];
+        if (!command_lab_arg_ok(lab))
+                return EXIT_USAGE;
         req.name = argc - optind == 2 ? argv[optind + 1] : NULL;
         if (req.firmware && !vm_firmware_valid(req.firmware)) {
                 log_error("Unknown firmware '%s' (bios, uefi or uefi-pxe)", req.firmware);
@@ -159,6 +161,8 @@ static int vm_stop_cmd(int argc, char *argv[]) {
         if (argc - optind < 1 || argc - optind > 2 || (all && argc - optind != 1))
                 return command_usage("vm");
         lab = argv[optind];
+        if (!command_lab_arg_ok(lab))
+                return EXIT_USAGE;
         if (argc - optind == 2)
                 name = argv[optind + 1];
 
@@ -219,6 +223,8 @@ static int vm_list_cmd(int argc, char *argv[]) {
         if (argc - optind > 1)
                 return command_usage("vm");
         if (argc - optind == 1) {
+                if (!command_lab_arg_ok(argv[optind]))
+                        return EXIT_USAGE;
                 labs = xcalloc(2, sizeof(char *));
                 labs[0] = xstrdup(argv[optind]);
         } else {
@@ -335,6 +341,8 @@ static int vm_console_cmd(int argc, char *argv[]) {
         }
         if (argc - optind != 2)
                 return command_usage("vm");
+        if (!command_lab_arg_ok(argv[optind]))
+                return EXIT_USAGE;
         if (load_lab(argv[optind], &st) < 0)
                 return EXIT_RUNTIME;
         rec = json_object_get(json_object_get(st, "vms"), argv[optind + 1]);

@@ -5,6 +5,7 @@
 
 #include "commands.h"
 #include "log.h"
+#include "names.h"
 #include "util.h"
 
 
@@ -42,6 +43,13 @@ const struct command commands[] = {
         { "help", cmd_help, "[COMMAND]", "Show help for pxelab or one command", NULL },
         { "version", cmd_version, "", "Show the version", NULL },
 };
+
+bool command_lab_arg_ok(const char *arg) {
+        if (lab_name_valid(arg))
+                return true;
+        log_error("'%s' is not a lab name (%s)", arg, LAB_NAME_RULE);
+        return false;
+}
 
 const struct command *command_find(const char *name) {
         for (size_t i = 0; i < ELEMENTSOF(commands); i++)

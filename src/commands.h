@@ -18,12 +18,16 @@ struct command {
         const char *help;           /* longer text for `pxelab help NAME` */
 };
 
+#include <stdbool.h>
 #include <stdio.h>
 
 const struct command *command_find(const char *name);
 void commands_show_usage(FILE *f);
 int cmd_help(int argc, char *argv[]);
 int cmd_version(int argc, char *argv[]);
+/* A lab name from the command line is used in paths and unit names: true
+ * when it follows the rule, else logs why (the caller exits 2). */
+bool command_lab_arg_ok(const char *arg);
 /* Prints "Usage: pxelab NAME USAGE" to stderr and returns EXIT_USAGE. */
 int command_usage(const char *name);
 

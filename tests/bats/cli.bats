@@ -287,3 +287,13 @@ CONF
         cmp "$d/out/tftp/undionly.kpxe" /usr/lib/ipxe/undionly.kpxe
         rm -rf "$d"
 }
+
+@test "a lab name on the command line that breaks the rule is exit 2, before anything is read" {
+        for args in "down .." "status .." "vm list .." "vm start ../x" "vm stop .. vm1" "vm console .. vm1" "status A-B"; do
+                # shellcheck disable=SC2086 # several words
+                run --separate-stderr "$PXELAB" $args
+                echo "$args: $status: $stderr"
+                [ "$status" -eq 2 ]
+                [[ "$stderr" == "'"*"' is not a lab name (1-32 characters from a-z 0-9 -, a letter or digit first and last, no '--')" ]]
+        done
+}

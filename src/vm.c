@@ -129,6 +129,18 @@ static void push2(struct strv_builder *b, const char *opt, char *arg) {
         push(b, arg);
 }
 
+/* QEMU splits option values at ',' and reads ",," as a literal comma: a
+ * path with a comma ("img,file.locking=off") must not add options. */
+static char *qemu_escape(const char *s) {
+        char *e = xcalloc(2 * strlen(s) + 1, 1), *p = e;
+        for (; *s; s++) {
+                *p++ = *s;
+                if (*s == ',')
+                        *p++ = ',';
+        }
+        return e;
+}
+
 int vm_build_argv(const struct vm_config *c, char ***ret) {
         struct strv_builder b = {};
         bool uefi = streq(c->firmware, "uefi") || streq(c->firmware, "uefi-pxe");
@@ -137,8 +149,11 @@ int vm_build_argv(const struct vm_config *c, char ***ret) {
         if (!vm_firmware_valid(c->firmware) || strempty(c->name) || strempty(c->mac) || strempty(c->tap) ||
             strempty(c->run_dir) || strempty(c->vm_dir) || c->memory <= 0)
                 return -EINVAL;
-        log = vm_log_path(c);
-        disk = vm_disk_path(c);
+        {
+                _cleanup_free_ char *l = vm_log_path(c), *d = vm_disk_path(c);
+                log = qemu_escape(l);
+                disk = d ? qemu_escape(d) : NULL;
+        }
 
         push(&b, qemu_binary());
         push2(&b, "-name", xasprintf("pxelab-%s-%s", c->lab, c->name));
@@ -159,7 +174,7 @@ int vm_build_argv(const struct vm_config *c, char ***ret) {
         /* A reboot ends the VM like a power-off: the unit just stops. */
         push(&b, xstrdup("-no-reboot"));
         if (uefi) {
-                _cleanup_free_ char *vars = vm_vars_path(c);
+                _cleanup_free_ char *v = vm_vars_path(c), *vars = qemu_escape(v);
                 push2(&b, "-drive", xasprintf("if=pflash,format=raw,unit=0,readonly=on,file=%s", VM_OVMF_CODE));
                 push2(&b, "-drive", xasprintf("if=pflash,format=raw,unit=1,file=%s", vars));
         }
@@ -301,6 +316,23 @@ bool vm_unit_active(sd_bus *bus, const char *unit) {
         return active;
 }
 
+/* "127.0.0.1:N" as the record keeps it: N (0-99), or -1 for anything else,
+ * so a damaged record cannot make QEMU listen elsewhere. */
+static int vnc_display(const char *v) {
+        const char *prefix = "127.0.0.1:";
+        char *end;
+        long n;
+
+        if (!v || strncmp(v, prefix, strlen(prefix)) != 0)
+                return -1;
+        v += strlen(prefix);
+        errno = 0;
+        n = strtol(v, &end, 10);
+        if (errno || end == v || *end || n < 0 || n > 99)
+                return -1;
+        return (int) n;
+}
+
 static void config_from_record(struct vm_config *c, const char *lab, const char *name, json_t *st, json_t *rec) {
         *c = (struct vm_config) {
                 .lab = lab,
@@ -315,8 +347,7 @@ static void config_from_record(struct vm_config *c, const char *lab, const char 
                 .kvm = streq(rec_str(rec, "accel"), "kvm"),
                 .vnc = -1,
         };
-        if (rec_str(rec, "vnc"))
-                c->vnc = atoi(strchr(rec_str(rec, "vnc"), ':') + 1);
+        c->vnc = vnc_display(rec_str(rec, "vnc"));
 }
 
 /* The units run with ProtectHome=yes: these trees are invisible to QEMU. */

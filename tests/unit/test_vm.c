@@ -192,6 +192,22 @@ static void test_argv_disk_vnc(void **state) {
                             "file=/srv/images/win.img,if=none,id=disk0,format=raw,discard=unmap");
 }
 
+/* A comma in a path is doubled: QEMU reads it as part of the name, and a
+ * file called "img,file.locking=off" adds no option. */
+static void test_argv_commas(void **state) {
+        struct vm_config c = config("uefi", "c");
+        _cleanup_strv_free_ char **argv = NULL;
+
+        c.disk = "/srv/images/img,file.locking=off";
+        c.run_dir = "/run/a,b";
+        c.vm_dir = "/var/lib/x,y";
+        assert_int_equal(vm_build_argv(&c, &argv), 0);
+        assert_string_equal(arg_of(argv, "-drive", 2),
+                            "file=/srv/images/img,,file.locking=off,if=none,id=disk0,format=raw,discard=unmap");
+        assert_string_equal(arg_of(argv, "-chardev", 0), "file,id=serial0,path=/run/a,,b/vm-c.log,append=on");
+        assert_string_equal(arg_of(argv, "-drive", 1), "if=pflash,format=raw,unit=1,file=/var/lib/x,,y/OVMF_VARS.fd");
+}
+
 static void test_argv_invalid(void **state) {
         struct vm_config c = config("bios", "x");
         char **argv = NULL;
@@ -300,6 +316,7 @@ int main(void) {
                 cmocka_unit_test(test_argv_bios),
                 cmocka_unit_test(test_argv_uefi),
                 cmocka_unit_test(test_argv_disk_vnc),
+                cmocka_unit_test(test_argv_commas),
                 cmocka_unit_test(test_argv_invalid),
                 cmocka_unit_test(test_prepare),
                 cmocka_unit_test(test_qemu_accepts),

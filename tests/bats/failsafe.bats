@@ -270,8 +270,9 @@ fault_steps_in_readme() {
         sysd_run test -e /run/pxelab/fs7/mine
         sysd_run rm -r /run/pxelab/fs7
         for name in .. . ""; do
-                run sysd_run "$PXELAB" down "$name"
-                [ "$status" -eq 0 ]
+                run --separate-stderr sysd_run "$PXELAB" down "$name"
+                [ "$status" -eq 2 ]
+                [[ "$stderr" == "'$name' is not a lab name ("* ]]
         done
         # With a '/' it names a profile, which does not exist: refused.
         run sysd_run "$PXELAB" down ../pxelab

@@ -212,17 +212,20 @@ static int forwarding_on(const char *lab, json_t *st) {
 }
 
 /* The ports of PROTO (udp or tcp) the lab's clients reach at its addresses:
- * its services', SMB for windows entries' Setup shares. Returns how many
- * (duplicates are fine for nft). */
+ * its services', SMB for windows entries' Setup shares, and the profile's
+ * allow_host_ports. Returns how many (duplicates are fine for nft). */
 static size_t lab_ports(const struct profile *p, bool udp, uint16_t **ret) {
         const uint16_t *own = udp ? lab_udp_ports : lab_tcp_ports;
         size_t n_own = udp ? ELEMENTSOF(lab_udp_ports) : ELEMENTSOF(lab_tcp_ports), n = 0;
-        uint16_t *v = xcalloc(n_own + 1, sizeof(uint16_t));
+        uint16_t *v = xcalloc(n_own + 1 + p->bridge.n_allow_host_ports, sizeof(uint16_t));
 
         for (size_t i = 0; i < n_own; i++)
                 v[n++] = own[i];
         if (!udp && windows_wanted(p))
                 v[n++] = WINDOWS_SMB_PORT;
+        for (size_t i = 0; i < p->bridge.n_allow_host_ports; i++)
+                if (p->bridge.allow_host_ports[i].udp == udp)
+                        v[n++] = p->bridge.allow_host_ports[i].port;
         *ret = v;
         return n;
 }

@@ -25,7 +25,10 @@
 /* The host's ip_forward before the first lab that needed it changed it. */
 #define IP_FORWARD_SAVED PXELAB_RUN_ROOT "/ip_forward.saved"
 
-static const uint16_t lab_udp_ports[] = { 67, 69, 547 };
+/* What the host accepts from the lab's bridge: DHCP and DHCPv6 at any
+ * address (broadcasts, multicasts), TFTP and HTTP at the lab's own. */
+static const uint16_t lab_any_udp_ports[] = { 67, 547 };
+static const uint16_t lab_udp_ports[] = { 69 };
 static const uint16_t lab_tcp_ports[] = { 80 };
 
 char *lab_unit_name(const char *lab, const char *service) {
@@ -208,13 +211,31 @@ static int forwarding_on(const char *lab, json_t *st) {
         return sysctl_write(IP_FORWARD, "1");
 }
 
+/* The ports of PROTO (udp or tcp) the lab's clients reach at its addresses:
+ * its services', SMB for windows entries' Setup shares, and the profile's
+ * allow_host_ports. Returns how many (duplicates are fine for nft). */
+static size_t lab_ports(const struct profile *p, bool udp, uint16_t **ret) {
+        const uint16_t *own = udp ? lab_udp_ports : lab_tcp_ports;
+        size_t n_own = udp ? ELEMENTSOF(lab_udp_ports) : ELEMENTSOF(lab_tcp_ports), n = 0;
+        uint16_t *v = xcalloc(n_own + 1 + p->bridge.n_allow_host_ports, sizeof(uint16_t));
+
+        for (size_t i = 0; i < n_own; i++)
+                v[n++] = own[i];
+        if (!udp && windows_wanted(p))
+                v[n++] = WINDOWS_SMB_PORT;
+        for (size_t i = 0; i < p->bridge.n_allow_host_ports; i++)
+                if (p->bridge.allow_host_ports[i].udp == udp)
+                        v[n++] = p->bridge.allow_host_ports[i].port;
+        *ret = v;
+        return n;
+}
+
 static int setup_nft(const struct profile *p, json_t *model, const char *uplink, json_t *st) {
         _cleanup_free_ char *table = nft_table_name(p->lab);
         const char *ula = json_string_value(json_object_get(json_object_get(model, "bridge"), "ipv6_address"));
         struct in_addr mask = { .s_addr = htonl(0xffffffffu << (32 - p->bridge.prefix)) };
         struct in6_addr addr6;
-        /* windows entries: SMB for their Setup shares too */
-        uint16_t tcp[ELEMENTSOF(lab_tcp_ports) + 1] = { [ELEMENTSOF(lab_tcp_ports)] = WINDOWS_SMB_PORT };
+        _cleanup_free_ uint16_t *udp = NULL, *tcp = NULL;
         struct nft_lab cfg = {
                 .table = table,
                 .bridge = p->bridge.name,
@@ -222,14 +243,15 @@ static int setup_nft(const struct profile *p, json_t *model, const char *uplink,
                 .addr = p->bridge.addr,
                 .net = { .s_addr = p->bridge.addr.s_addr & mask.s_addr },
                 .prefix = p->bridge.prefix,
-                .udp_ports = lab_udp_ports,
-                .n_udp = ELEMENTSOF(lab_udp_ports),
-                .tcp_ports = tcp,
-                .n_tcp = ELEMENTSOF(lab_tcp_ports) + windows_wanted(p),
+                .any_udp_ports = lab_any_udp_ports,
+                .n_any_udp = ELEMENTSOF(lab_any_udp_ports),
         };
         int r;
 
-        memcpy(tcp, lab_tcp_ports, sizeof(lab_tcp_ports));
+        cfg.n_udp = lab_ports(p, true, &udp);
+        cfg.udp_ports = udp;
+        cfg.n_tcp = lab_ports(p, false, &tcp);
+        cfg.tcp_ports = tcp;
         /* The model has one exactly when the bridge gets its ULA. */
         if (ula) {
                 if (inet_pton(AF_INET6, ula, &addr6) != 1)

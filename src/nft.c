@@ -29,9 +29,18 @@
 #include "nft.h"
 #include "util.h"
 
-/* nft's datatype number for inet_service (port), stored with a set so that
- * `nft list` prints its elements as ports. */
+/* nft's datatype numbers (its enum datatypes), stored with a set so that
+ * `nft list` prints its elements as ports and ICMPv6 type names. */
 #define NFT_TYPE_INET_SERVICE 13
+#define NFT_TYPE_ICMP6_TYPE 29
+
+/* ICMP(v6) types the lab's clients send to the host (RFC 792, RFC 4443,
+ * RFC 4861). */
+#define ICMP_ECHO_REQUEST 8
+#define ICMPV6_ECHO_REQUEST 128
+#define ICMPV6_ROUTER_SOLICIT 133
+#define ICMPV6_NEIGHBOR_SOLICIT 135
+#define ICMPV6_NEIGHBOR_ADVERT 136
 
 /* Plenty for a lab table; the kernel takes the batch in one sendmsg(). */
 #define BATCH_LIMIT (64u * 1024u)
@@ -59,6 +68,7 @@ struct batch {
         struct mnl_nlmsg_batch *b;
         uint32_t seq0, seq;         /* first and next sequence number */
         char **what;                /* what[seq - seq0], NULL for begin/end */
+        uint32_t set_id;            /* last anonymous set's ID in this batch */
         bool overflow;
 };
 
@@ -129,32 +139,34 @@ static void batch_chain(struct batch *bt, const char *table, const char *name,
         batch_commit(bt, xasprintf("add chain '%s'", name));
 }
 
-/* An anonymous constant set of ports, referenced by ID from the rule that
- * uses it in the same batch; the kernel names it (__setN) and deletes it
- * with that rule. */
-static void batch_port_set(struct batch *bt, const char *table, uint32_t id,
-                           const uint16_t *ports, size_t n) {
+/* An anonymous constant set of N keys of LEN bytes each (as they appear in
+ * the packet), referenced by ID from the rule that uses it in the same
+ * batch; the kernel names it (__setN) and deletes it with that rule.
+ * Returns the ID. */
+static uint32_t batch_set(struct batch *bt, const char *table, uint32_t key_type,
+                          const void *keys, uint32_t len, size_t n) {
         _cleanup_nftnl_set_ struct nftnl_set *s = check_alloc(nftnl_set_alloc());
+        uint32_t id = ++bt->set_id;
 
         nftnl_set_set_str(s, NFTNL_SET_TABLE, table);
         nftnl_set_set_str(s, NFTNL_SET_NAME, "__set%d");
         nftnl_set_set_u32(s, NFTNL_SET_FAMILY, NFPROTO_INET);
         nftnl_set_set_u32(s, NFTNL_SET_ID, id);
         nftnl_set_set_u32(s, NFTNL_SET_FLAGS, NFT_SET_ANONYMOUS | NFT_SET_CONSTANT);
-        nftnl_set_set_u32(s, NFTNL_SET_KEY_TYPE, NFT_TYPE_INET_SERVICE);
-        nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, sizeof(uint16_t));
+        nftnl_set_set_u32(s, NFTNL_SET_KEY_TYPE, key_type);
+        nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, len);
         nftnl_set_nlmsg_build_payload(batch_hdr(bt, NFT_MSG_NEWSET, NLM_F_CREATE), s);
-        batch_commit(bt, xasprintf("add port set %u", id));
+        batch_commit(bt, xasprintf("add set %u", id));
 
         for (size_t i = 0; i < n; i++) {
                 struct nftnl_set_elem *e = check_alloc(nftnl_set_elem_alloc());
-                uint16_t be = htons(ports[i]);
 
-                nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, &be, sizeof(be));
+                nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, (const uint8_t *) keys + i * len, len);
                 nftnl_set_elem_add(s, e);       /* the set owns it now */
         }
         nftnl_set_elems_nlmsg_build_payload(batch_hdr(bt, NFT_MSG_NEWSETELEM, NLM_F_CREATE), s);
-        batch_commit(bt, xasprintf("add elements to port set %u", id));
+        batch_commit(bt, xasprintf("add elements to set %u", id));
+        return id;
 }
 
 /* Expression builders: each appends to R, which owns the expression. */
@@ -227,30 +239,52 @@ static void match_l4proto(struct nftnl_rule *r, uint8_t proto) {
         e_cmp(r, NFT_CMP_EQ, &proto, sizeof(proto));
 }
 
-/* L4PROTO dport { ports }: one port is a plain compare, more a lookup in the
- * anonymous set SET_ID (added to the batch by the caller first). */
-static void match_dport(struct nftnl_rule *r, uint8_t l4proto, const uint16_t *ports, size_t n, uint32_t set_id) {
+/* reg1 in the anonymous set SET_ID of this batch. */
+static void e_lookup(struct nftnl_rule *r, uint32_t set_id) {
+        struct nftnl_expr *e = expr_new(r, "lookup");
+
+        nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SREG, NFT_REG_1);
+        nftnl_expr_set_str(e, NFTNL_EXPR_LOOKUP_SET, "__set%d");
+        nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SET_ID, set_id);
+}
+
+/* L4PROTO dport { PORTS } (network byte order): one port is a plain
+ * compare, more a lookup in a set added to the batch here. */
+static void match_dport(struct batch *bt, const char *table, struct nftnl_rule *r, uint8_t l4proto,
+                        const uint16_t *ports, size_t n) {
         match_l4proto(r, l4proto);
         e_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 2, sizeof(uint16_t));
-        if (n == 1) {
-                uint16_t be = htons(ports[0]);
-                e_cmp(r, NFT_CMP_EQ, &be, sizeof(be));
-        } else {
-                struct nftnl_expr *e = expr_new(r, "lookup");
-                nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SREG, NFT_REG_1);
-                nftnl_expr_set_str(e, NFTNL_EXPR_LOOKUP_SET, "__set%d");
-                nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SET_ID, set_id);
-        }
+        if (n == 1)
+                e_cmp(r, NFT_CMP_EQ, &ports[0], sizeof(ports[0]));
+        else
+                e_lookup(r, batch_set(bt, table, NFT_TYPE_INET_SERVICE, ports, sizeof(uint16_t), n));
+}
+
+/* meta nfproto NFPROTO: what "icmpv6 type" or "ip daddr" depend on in the
+ * inet family (the same offsets mean other fields in the other family). */
+static void match_nfproto(struct nftnl_rule *r, uint8_t nfproto) {
+        e_meta(r, NFT_META_NFPROTO);
+        e_cmp(r, NFT_CMP_EQ, &nfproto, sizeof(nfproto));
+}
+
+/* icmp|icmpv6 type { TYPES } (after the caller's nfproto match): one type a
+ * plain compare, more a lookup. */
+static void match_icmp_type(struct batch *bt, const char *table, struct nftnl_rule *r, uint8_t l4proto,
+                            const uint8_t *types, size_t n) {
+        match_l4proto(r, l4proto);
+        e_payload(r, NFT_PAYLOAD_TRANSPORT_HEADER, 0, sizeof(uint8_t));
+        if (n == 1)
+                e_cmp(r, NFT_CMP_EQ, &types[0], sizeof(types[0]));
+        else
+                e_lookup(r, batch_set(bt, table, NFT_TYPE_ICMP6_TYPE, types, sizeof(uint8_t), n));
 }
 
 /* ip saddr NET/PREFIX (family inet: only IPv4 packets). */
 static void match_ip_saddr(struct nftnl_rule *r, struct in_addr net, unsigned prefix) {
-        uint8_t nfproto = NFPROTO_IPV4;
         uint32_t mask = prefix == 0 ? 0 : htonl(~(uint32_t) 0 << (32 - prefix));
         uint32_t value = net.s_addr & mask;
 
-        e_meta(r, NFT_META_NFPROTO);
-        e_cmp(r, NFT_CMP_EQ, &nfproto, sizeof(nfproto));
+        match_nfproto(r, NFPROTO_IPV4);
         e_payload(r, NFT_PAYLOAD_NETWORK_HEADER, 12, sizeof(uint32_t));  /* saddr */
         if (prefix < 32)
                 e_mask(r, &mask, sizeof(mask));
@@ -265,8 +299,7 @@ static void match_daddr(struct nftnl_rule *r, const void *addr, uint32_t len) {
         uint32_t offset = nfproto == NFPROTO_IPV4 ? offsetof(struct iphdr, daddr)
                                                   : offsetof(struct ip6_hdr, ip6_dst);
 
-        e_meta(r, NFT_META_NFPROTO);
-        e_cmp(r, NFT_CMP_EQ, &nfproto, sizeof(nfproto));
+        match_nfproto(r, nfproto);
         e_payload(r, NFT_PAYLOAD_NETWORK_HEADER, offset, len);
         e_cmp(r, NFT_CMP_EQ, addr, len);
 }
@@ -303,7 +336,8 @@ static int cmp_u16(const void *a, const void *b) {
         return (int) *(const uint16_t *) a - (int) *(const uint16_t *) b;
 }
 
-/* Sorted, without duplicates (a set rejects duplicate elements). */
+/* Sorted, without duplicates (a set rejects duplicate elements), in
+ * network byte order as the packet has them. */
 static size_t ports_unique(const uint16_t *in, size_t n, uint16_t **ret) {
         uint16_t *p = xcalloc(n, sizeof(uint16_t));
         size_t m = 0;
@@ -314,6 +348,8 @@ static size_t ports_unique(const uint16_t *in, size_t n, uint16_t **ret) {
         for (size_t i = 0; i < n; i++)
                 if (m == 0 || p[m - 1] != p[i])
                         p[m++] = p[i];
+        for (size_t i = 0; i < m; i++)
+                p[i] = htons(p[i]);
         *ret = p;
         return m;
 }
@@ -330,11 +366,53 @@ static void batch_guard_rule(struct batch *bt, const struct nft_lab *lab, const 
         batch_rule(bt, r, what);
 }
 
+/* iifname BRIDGE, the start of every rule about what the lab sends. */
+static struct nftnl_rule *rule_from_bridge(const struct nft_lab *lab, const char *chain) {
+        struct nftnl_rule *r = rule_new(lab->table, chain);
+
+        match_ifname(r, NFT_META_IIFNAME, lab->bridge);
+        return r;
+}
+
+/* iifname BRIDGE [DADDR] L4PROTO dport { PORTS } accept, when there are
+ * ports; DADDR (LEN bytes) NULL: to any address. */
+static void batch_ports_rule(struct batch *bt, const struct nft_lab *lab, const void *daddr, uint32_t len,
+                             uint8_t l4proto, const uint16_t *ports, size_t n, const char *what) {
+        _cleanup_free_ uint16_t *be = NULL;
+        struct nftnl_rule *r;
+
+        n = ports_unique(ports, n, &be);
+        if (n == 0)
+                return;
+        r = rule_from_bridge(lab, "input");
+        if (daddr)
+                match_daddr(r, daddr, len);
+        match_dport(bt, lab->table, r, l4proto, be, n);
+        e_accept(r);
+        batch_rule(bt, r, what);
+}
+
+/* The lab's services, at one of its addresses (4 or 16 bytes): its ports
+ * and ping. */
+static void batch_services_at(struct batch *bt, const struct nft_lab *lab, const void *addr, uint32_t len) {
+        bool v4 = len == sizeof(struct in_addr);
+        uint8_t echo = v4 ? ICMP_ECHO_REQUEST : ICMPV6_ECHO_REQUEST;
+        struct nftnl_rule *r;
+
+        batch_ports_rule(bt, lab, addr, len, IPPROTO_UDP, lab->udp_ports, lab->n_udp, "udp dport accept");
+        batch_ports_rule(bt, lab, addr, len, IPPROTO_TCP, lab->tcp_ports, lab->n_tcp, "tcp dport accept");
+
+        r = rule_from_bridge(lab, "input");
+        match_daddr(r, addr, len);
+        match_icmp_type(bt, lab->table, r, v4 ? IPPROTO_ICMP : IPPROTO_ICMPV6, &echo, 1);
+        e_accept(r);
+        batch_rule(bt, r, "echo-request accept");
+}
+
 static void batch_input_chain(struct batch *bt, const struct nft_lab *lab) {
-        static const struct { uint8_t proto; const char *name; } icmp[] = {
-                { IPPROTO_ICMP, "icmp" },
-                { IPPROTO_ICMPV6, "ipv6-icmp" },
-        };
+        /* What IPv6 needs on a link: routers (RAs, which the host sends, in
+         * answer to these) and neighbours, their addresses often multicast. */
+        static const uint8_t nd[] = { ICMPV6_ROUTER_SOLICIT, ICMPV6_NEIGHBOR_SOLICIT, ICMPV6_NEIGHBOR_ADVERT };
         struct nftnl_rule *r;
 
         batch_chain(bt, lab->table, "input", "filter", NF_INET_LOCAL_IN, 0);
@@ -346,63 +424,75 @@ static void batch_input_chain(struct batch *bt, const struct nft_lab *lab) {
         if (lab->addr6)
                 batch_guard_rule(bt, lab, lab->addr6, sizeof(*lab->addr6), "ip6 daddr drop");
 
-        r = rule_new(lab->table, "input");
-        match_ifname(r, NFT_META_IIFNAME, lab->bridge);
+        /* Replies to the host's own packets: the lab's answers to dnsmasq's
+         * pings, and TFTP's ACKs, which go to the port dnsmasq sends each
+         * transfer's data from. */
+        r = rule_from_bridge(lab, "input");
         match_ct_established(r);
         e_accept(r);
         batch_rule(bt, r, "ct state established,related accept");
 
-        for (int tcp = 0; tcp <= 1; tcp++) {
-                _cleanup_free_ uint16_t *ports = NULL;
-                size_t n = ports_unique(tcp ? lab->tcp_ports : lab->udp_ports,
-                                        tcp ? lab->n_tcp : lab->n_udp, &ports);
-                uint32_t set_id = tcp + 1;
+        /* DHCP's broadcasts and DHCPv6's multicasts name no lab address. */
+        batch_ports_rule(bt, lab, NULL, 0, IPPROTO_UDP, lab->any_udp_ports, lab->n_any_udp, "udp dport accept");
 
-                if (n == 0)
-                        continue;
-                if (n > 1)
-                        batch_port_set(bt, lab->table, set_id, ports, n);
-                r = rule_new(lab->table, "input");
-                match_ifname(r, NFT_META_IIFNAME, lab->bridge);
-                match_dport(r, tcp ? IPPROTO_TCP : IPPROTO_UDP, ports, n, set_id);
-                e_accept(r);
-                batch_rule(bt, r, tcp ? "tcp dport accept" : "udp dport accept");
-        }
+        batch_services_at(bt, lab, &lab->addr, sizeof(lab->addr));
+        if (lab->addr6)
+                batch_services_at(bt, lab, lab->addr6, sizeof(*lab->addr6));
 
-        for (size_t i = 0; i < ELEMENTSOF(icmp); i++) {
-                r = rule_new(lab->table, "input");
-                match_ifname(r, NFT_META_IIFNAME, lab->bridge);
-                match_l4proto(r, icmp[i].proto);
-                e_accept(r);
-                batch_rule(bt, r, icmp[i].name);
-        }
+        r = rule_from_bridge(lab, "input");
+        match_nfproto(r, NFPROTO_IPV6);
+        match_icmp_type(bt, lab->table, r, IPPROTO_ICMPV6, nd, ELEMENTSOF(nd));
+        e_accept(r);
+        batch_rule(bt, r, "neighbour discovery accept");
+
+        /* Everything else the lab sends to the host: to its other services,
+         * at any of its addresses. */
+        r = rule_from_bridge(lab, "input");
+        e_verdict(r, NF_DROP);
+        batch_rule(bt, r, "bridge drop");
 }
 
-static void batch_uplink_chains(struct batch *bt, const struct nft_lab *lab) {
+/* What the host routes for the lab: out of the uplink, nowhere else (not
+ * to other labs, containers or VPNs); in, only replies. */
+static void batch_forward_chain(struct batch *bt, const struct nft_lab *lab) {
         struct nftnl_rule *r;
 
         batch_chain(bt, lab->table, "forward", "filter", NF_INET_FORWARD, 0);
 
-        r = rule_new(lab->table, "forward");
-        match_ifname(r, NFT_META_IIFNAME, lab->bridge);
-        match_ifname(r, NFT_META_OIFNAME, lab->uplink);
+        /* Within the lab: the bridged frames that br_netfilter (docker
+         * loads it) passes through this hook never leave the bridge. */
+        r = rule_from_bridge(lab, "forward");
+        match_ifname(r, NFT_META_OIFNAME, lab->bridge);
         e_accept(r);
-        batch_rule(bt, r, "bridge to uplink accept");
+        batch_rule(bt, r, "bridge to bridge accept");
 
+        if (lab->uplink) {
+                r = rule_from_bridge(lab, "forward");
+                match_ifname(r, NFT_META_OIFNAME, lab->uplink);
+                e_accept(r);
+                batch_rule(bt, r, "bridge to uplink accept");
+        }
+
+        r = rule_from_bridge(lab, "forward");
+        e_verdict(r, NF_DROP);
+        batch_rule(bt, r, "bridge to elsewhere drop");
+
+        /* Nothing from outside reaches the lab's machines but replies, even
+         * for a neighbour that routes the lab's subnet through this host. */
         r = rule_new(lab->table, "forward");
-        match_ifname(r, NFT_META_IIFNAME, lab->uplink);
         match_ifname(r, NFT_META_OIFNAME, lab->bridge);
         match_ct_established(r);
         e_accept(r);
-        batch_rule(bt, r, "uplink to bridge established,related accept");
+        batch_rule(bt, r, "to bridge established,related accept");
 
-        /* Nothing else from the uplink side reaches the lab's machines, even
-         * for a neighbour that routes the lab's subnet through this host. */
         r = rule_new(lab->table, "forward");
-        match_ifname(r, NFT_META_IIFNAME, lab->uplink);
         match_ifname(r, NFT_META_OIFNAME, lab->bridge);
         e_verdict(r, NF_DROP);
-        batch_rule(bt, r, "uplink to bridge drop");
+        batch_rule(bt, r, "to bridge drop");
+}
+
+static void batch_nat_chain(struct batch *bt, const struct nft_lab *lab) {
+        struct nftnl_rule *r;
 
         /* priority 100 = srcnat */
         batch_chain(bt, lab->table, "postrouting", "nat", NF_INET_POST_ROUTING, 100);
@@ -514,7 +604,7 @@ static bool lab_valid(const struct nft_lab *lab) {
         return lab && !strempty(lab->table) && lab->addr.s_addr != INADDR_ANY &&
                !strempty(lab->bridge) && strlen(lab->bridge) < IFNAMSIZ &&
                (!lab->uplink || (*lab->uplink && strlen(lab->uplink) < IFNAMSIZ)) &&
-               lab->prefix >= 1 && lab->prefix <= 32 &&
+               lab->prefix >= 1 && lab->prefix <= 32 && (lab->n_any_udp == 0 || lab->any_udp_ports) &&
                (lab->n_udp == 0 || lab->udp_ports) && (lab->n_tcp == 0 || lab->tcp_ports);
 }
 
@@ -533,8 +623,9 @@ int nft_lab_apply(const struct nft_lab *lab) {
         batch_table(&bt, NFT_MSG_DELTABLE, 0, lab->table);
         batch_table(&bt, NFT_MSG_NEWTABLE, NLM_F_CREATE | NLM_F_EXCL, lab->table);
         batch_input_chain(&bt, lab);
+        batch_forward_chain(&bt, lab);
         if (lab->uplink)
-                batch_uplink_chains(&bt, lab);
+                batch_nat_chain(&bt, lab);
         batch_end(&bt);
 
         r = batch_send(&bt, lab->table);

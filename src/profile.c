@@ -484,7 +484,8 @@ static int parse_boolean(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *re
 
 static cfg_opt_t bridge_opts[] = {
         OPT_STR("name"), OPT_STR("type"), OPT_STR("address"), OPT_STR("uplink"), OPT_BOOL("ipv6"),
-        OPT_STR("ovsdb"), OPT_STR("existing"), OPT_STR("datapath_type"), OPT_LINE, CFG_END(),
+        OPT_LIST("allow_host_ports"), OPT_STR("ovsdb"), OPT_STR("existing"), OPT_STR("datapath_type"),
+        OPT_LINE, CFG_END(),
 };
 static cfg_opt_t dhcp_opts[] = {
         OPT_STR("mode"), OPT_LIST("range"), OPT_STR("lease"), OPT_LINE, CFG_END(),
@@ -1135,6 +1136,58 @@ static void build_address(struct builder *b, const struct opt *o) {
         b->p->bridge.prefix = prefix;
 }
 
+/* "PORT/tcp" or "PORT/udp", PORT 1..65535 in decimal without leading zeros. */
+static bool parse_host_port(const char *s, struct host_port *ret) {
+        size_t digits = strspn(s, "0123456789");
+        unsigned long port = 0;
+
+        if (digits == 0 || digits > 5 || s[0] == '0' || s[digits] != '/')
+                return false;
+        for (size_t i = 0; i < digits; i++)
+                port = port * 10 + (unsigned long) (s[i] - '0');
+        if (port > 65535 || (!streq(s + digits + 1, "tcp") && !streq(s + digits + 1, "udp")))
+                return false;
+        *ret = (struct host_port) { .port = (uint16_t) port, .udp = streq(s + digits + 1, "udp") };
+        return true;
+}
+
+/* bridge.allow_host_ports: host ports the lab may reach besides its own
+ * services (the nftables table drops the rest). */
+static void build_host_ports(struct builder *b, const struct sec *s) {
+        struct parse_ctx *ctx = b->ctx;
+        struct profile *p = b->p;
+        unsigned n = s->cfg ? cfg_size(s->cfg, "allow_host_ports") : 0;
+
+        if (n == 0)
+                return;
+        _cleanup_opt_ struct opt list = opt_get(ctx, s, "allow_host_ports");
+        _cleanup_free_ unsigned *lines = xcalloc(n, sizeof(unsigned));
+        struct host_port *v = p->bridge.allow_host_ports = xcalloc(n, sizeof(struct host_port));
+        size_t *m = &p->bridge.n_allow_host_ports;
+
+        for (unsigned i = 0; i < n; i++) {
+                const char *value = cfg_getnstr(s->cfg, "allow_host_ports", i);
+                unsigned line = item_line(ctx, s, "allow_host_ports", i, list.line);
+                struct host_port hp;
+                size_t j;
+
+                if (!parse_host_port(value, &hp)) {
+                        problem_value(&ctx->problems, line, list.field, value,
+                                      "is not PORT/tcp or PORT/udp (PORT 1-65535)");
+                        continue;
+                }
+                for (j = 0; j < *m && (v[j].port != hp.port || v[j].udp != hp.udp); j++)
+                        ;
+                if (j < *m) {
+                        problem_value(&ctx->problems, line, list.field, value,
+                                      "is listed twice (first on line %u)", lines[j]);
+                        continue;
+                }
+                lines[*m] = line;
+                v[(*m)++] = hp;
+        }
+}
+
 static void build_bridge(struct builder *b) {
         static const char *const types[] = { "linux", "ovs", NULL };
         static const char *const existing[] = { "refuse", "use", NULL };
@@ -1190,6 +1243,7 @@ static void build_bridge(struct builder *b) {
         }
 
         p->bridge.ipv6 = s.cfg && cfg_size(s.cfg, "ipv6") > 0 ? cfg_getbool(s.cfg, "ipv6") : true;
+        build_host_ports(b, &s);
 
         p->bridge.ovsdb = xstrdup(DEFAULT_OVSDB);
         p->bridge.existing = xstrdup("refuse");
@@ -2194,6 +2248,7 @@ void profile_free(struct profile *p) {
         free(p->bridge.ovsdb);
         free(p->bridge.existing);
         free(p->bridge.datapath_type);
+        free(p->bridge.allow_host_ports);
         free(p->dhcp.mode);
         free(p->dhcp.lease);
         free(p->menu.title);

@@ -4,6 +4,7 @@
 #include <netinet/in.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 enum boot_kind {
         BOOT_LINUX,
@@ -55,6 +56,13 @@ struct host {
         unsigned line;
 };
 
+/* A port of this host that the lab's clients may reach at the lab's
+ * addresses (bridge.allow_host_ports = {"22/tcp"}). */
+struct host_port {
+        uint16_t port;              /* 1..65535 */
+        bool udp;                   /* else tcp */
+};
+
 struct vm_decl {
         char *name;
         char *firmware;             /* bios | uefi | uefi-pxe */
@@ -82,6 +90,8 @@ struct profile {
                 char *ovsdb;        /* OVSDB socket path (ovs only) */
                 char *existing;     /* refuse | use (ovs only) */
                 char *datapath_type;/* system | netdev (ovs only) */
+                struct host_port *allow_host_ports; /* unique */
+                size_t n_allow_host_ports;
         } bridge;
         struct {
                 char *mode;         /* server | proxy */

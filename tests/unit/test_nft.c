@@ -19,8 +19,9 @@
 
 #define TABLE "pxelab-test"
 
-static const uint16_t udp_ports[] = { 69, 67, 547, 67 };  /* unsorted, a duplicate */
-static const uint16_t tcp_ports[] = { 80 };
+static const uint16_t any_udp_ports[] = { 547, 67, 547 };  /* unsorted, a duplicate */
+static const uint16_t udp_ports[] = { 69 };
+static const uint16_t tcp_ports[] = { 2222, 80, 445, 80 };
 static struct in6_addr ula;
 
 static struct nft_lab lab(const char *uplink) {
@@ -30,6 +31,8 @@ static struct nft_lab lab(const char *uplink) {
                 .uplink = uplink,
                 .addr6 = &ula,
                 .prefix = 24,
+                .any_udp_ports = any_udp_ports,
+                .n_any_udp = ELEMENTSOF(any_udp_ports),
                 .udp_ports = udp_ports,
                 .n_udp = ELEMENTSOF(udp_ports),
                 .tcp_ports = tcp_ports,
@@ -126,7 +129,7 @@ static void check_chain(json_t *chains, const char *name, const char *type, cons
 #define ACCEPT "{\"accept\":null}"
 #define DROP "{\"drop\":null}"
 #define CT_EST "{\"match\":{\"left\":{\"ct\":{\"key\":\"state\"}},\"op\":\"in\",\"right\":[\"established\",\"related\"]}}"
-#define L4(p) "{\"match\":{\"left\":{\"meta\":{\"key\":\"l4proto\"}},\"op\":\"==\",\"right\":\"" p "\"}}"
+#define ICMP_TYPE(proto, r) "{\"match\":{\"left\":{\"payload\":{\"field\":\"type\",\"protocol\":\"" proto "\"}},\"op\":\"==\",\"right\":" r "}}"
 #define DPORT(proto, r) "{\"match\":{\"left\":{\"payload\":{\"field\":\"dport\",\"protocol\":\"" proto "\"}},\"op\":\"==\",\"right\":" r "}}"
 #define SADDR(a, l) "{\"match\":{\"left\":{\"payload\":{\"field\":\"saddr\",\"protocol\":\"ip\"}},\"op\":\"==\",\"right\":{\"prefix\":{\"addr\":\"" a "\",\"len\":" #l "}}}}"
 #define DADDR(proto, a) "{\"match\":{\"left\":{\"payload\":{\"field\":\"daddr\",\"protocol\":\"" proto "\"}},\"op\":\"==\",\"right\":\"" a "\"}}"
@@ -149,17 +152,35 @@ static void check_rules(json_t *list, const char *chain, const char *const *want
 /* The lab's own addresses only from its bridge and the host (lo). */
 #define GUARD(bridge, proto, a) "[" NOT_IIF(bridge) "," NOT_IIF("lo") "," DADDR(proto, a) "," DROP "]"
 
+#define ND "{\"set\":[\"nd-router-solicit\",\"nd-neighbor-solicit\",\"nd-neighbor-advert\"]}"
+#define ECHO "\"echo-request\""
+
+/* From the bridge: replies, DHCP to any address, the rest at the lab's
+ * addresses only, then the drop. */
 static const char *const input_rules[] = {
         GUARD("pxe0", "ip", "10.33.0.1"),
         GUARD("pxe0", "ip6", "fd12:3456:789a::1"),
         "[" IIF("pxe0") "," CT_EST "," ACCEPT "]",
-        "[" IIF("pxe0") "," DPORT("udp", "{\"set\":[67,69,547]}") "," ACCEPT "]",
-        "[" IIF("pxe0") "," DPORT("tcp", "80") "," ACCEPT "]",
-        "[" IIF("pxe0") "," L4("icmp") "," ACCEPT "]",
-        "[" IIF("pxe0") "," L4("ipv6-icmp") "," ACCEPT "]",
+        "[" IIF("pxe0") "," DPORT("udp", "{\"set\":[67,547]}") "," ACCEPT "]",
+        "[" IIF("pxe0") "," DADDR("ip", "10.33.0.1") "," DPORT("udp", "69") "," ACCEPT "]",
+        "[" IIF("pxe0") "," DADDR("ip", "10.33.0.1") "," DPORT("tcp", "{\"set\":[80,445,2222]}") "," ACCEPT "]",
+        "[" IIF("pxe0") "," DADDR("ip", "10.33.0.1") "," ICMP_TYPE("icmp", ECHO) "," ACCEPT "]",
+        "[" IIF("pxe0") "," DADDR("ip6", "fd12:3456:789a::1") "," DPORT("udp", "69") "," ACCEPT "]",
+        "[" IIF("pxe0") "," DADDR("ip6", "fd12:3456:789a::1") "," DPORT("tcp", "{\"set\":[80,445,2222]}") "," ACCEPT "]",
+        "[" IIF("pxe0") "," DADDR("ip6", "fd12:3456:789a::1") "," ICMP_TYPE("icmpv6", ECHO) "," ACCEPT "]",
+        "[" IIF("pxe0") "," ICMP_TYPE("icmpv6", ND) "," ACCEPT "]",
+        "[" IIF("pxe0") "," DROP "]",
 };
 
+/* Out of the bridge to the uplink (if any), into it only replies. */
+#define FORWARD_HEAD "[" IIF("pxe0") "," OIF("pxe0") "," ACCEPT "]"
+#define FORWARD_TAIL                                                            \
+        "[" IIF("pxe0") "," DROP "]",                                           \
+        "[" OIF("pxe0") "," CT_EST "," ACCEPT "]",                              \
+        "[" OIF("pxe0") "," DROP "]"
+
 static void test_isolated(void **state) {
+        static const char *const forward[] = { FORWARD_HEAD, FORWARD_TAIL };
         struct nft_lab l = lab(NULL);
         json_t *list, *chains, *tables;
 
@@ -171,11 +192,13 @@ static void test_isolated(void **state) {
         tables = objects(list, "table", NULL);
         assert_int_equal(json_array_size(tables), 1);
         assert_string_equal(json_string_value(json_object_get(json_array_get(tables, 0), "family")), "inet");
-        /* No uplink: input only, no forwarding or NAT. */
+        /* No uplink: nothing forwarded from or to the bridge, no NAT. */
         chains = objects(list, "chain", NULL);
-        assert_int_equal(json_array_size(chains), 1);
+        assert_int_equal(json_array_size(chains), 2);
         check_chain(chains, "input", "filter", "input", 0);
+        check_chain(chains, "forward", "filter", "forward", 0);
         check_rules(list, "input", input_rules, ELEMENTSOF(input_rules));
+        check_rules(list, "forward", forward, ELEMENTSOF(forward));
         json_decref(chains);
         json_decref(tables);
         json_decref(list);
@@ -183,9 +206,9 @@ static void test_isolated(void **state) {
 
 static void test_uplink(void **state) {
         static const char *const forward[] = {
+                FORWARD_HEAD,
                 "[" IIF("pxe0") "," OIF("eth9") "," ACCEPT "]",
-                "[" IIF("eth9") "," OIF("pxe0") "," CT_EST "," ACCEPT "]",
-                "[" IIF("eth9") "," OIF("pxe0") "," DROP "]",
+                FORWARD_TAIL,
         };
         static const char *const post[] = {
                 "[" SADDR("10.33.0.0", 24) "," OIF("eth9") "," MASQ "]",
@@ -241,8 +264,9 @@ static void test_reapply_replaces(void **state) {
                 GUARD("pxe1", "ip", "10.34.0.1"),
                 "[" IIF("pxe1") "," CT_EST "," ACCEPT "]",
                 "[" IIF("pxe1") "," DPORT("udp", "67") "," ACCEPT "]",
-                "[" IIF("pxe1") "," L4("icmp") "," ACCEPT "]",
-                "[" IIF("pxe1") "," L4("ipv6-icmp") "," ACCEPT "]",
+                "[" IIF("pxe1") "," DADDR("ip", "10.34.0.1") "," ICMP_TYPE("icmp", ECHO) "," ACCEPT "]",
+                "[" IIF("pxe1") "," ICMP_TYPE("icmpv6", ND) "," ACCEPT "]",
+                "[" IIF("pxe1") "," DROP "]",
         };
         struct nft_lab l = lab("eth9");
         _cleanup_free_ char *first = NULL, *second = NULL;
@@ -269,13 +293,14 @@ static void test_reapply_replaces(void **state) {
         l.uplink = NULL;
         assert_int_equal(inet_pton(AF_INET, "10.34.0.1", &l.addr), 1);
         l.addr6 = NULL;
-        l.udp_ports = one_udp;
-        l.n_udp = 1;
+        l.any_udp_ports = one_udp;
+        l.n_any_udp = 1;
+        l.n_udp = 0;
         l.n_tcp = 0;
         assert_int_equal(nft_lab_apply(&l), 0);
         list = nft_json("list ruleset");
         v = objects(list, "chain", NULL);
-        assert_int_equal(json_array_size(v), 1);
+        assert_int_equal(json_array_size(v), 2);
         json_decref(v);
         check_rules(list, "input", input2, ELEMENTSOF(input2));
         json_decref(list);
@@ -330,6 +355,23 @@ static void test_guard_bytecode(void **state) {
         /* NFPROTO_IPV4 = 2, NFPROTO_IPV6 = 10 (one byte, printed as a host-order word) */
         static const char *const v4[] = { GUARD_CODE("0x00000002", "4b @ network header + 16") };
         static const char *const v6[] = { GUARD_CODE("0x0000000a", "16b @ network header + 24") };
+        /* ICMP's type after the daddr's nfproto, ICMPv6's after its own:
+         * an IPv4 packet of protocol 58 is no neighbour solicitation. */
+        static const char *const echo[] = {
+                "[ meta load iifname => reg 1 ]", "[ cmp eq reg 1 ",
+                "[ meta load nfproto => reg 1 ]", "[ cmp eq reg 1 0x00000002 ]",
+                "[ payload load 4b @ network header + 16 => reg 1 ]", "[ cmp eq reg 1 0x0100210a ]",
+                "[ meta load l4proto => reg 1 ]", "[ cmp eq reg 1 0x00000001 ]",
+                "[ payload load 1b @ transport header + 0 => reg 1 ]", "[ cmp eq reg 1 0x00000008 ]",
+                "[ immediate reg 0 accept ]",
+        };
+        static const char *const nd[] = {
+                "[ meta load iifname => reg 1 ]", "[ cmp eq reg 1 ",
+                "[ meta load nfproto => reg 1 ]", "[ cmp eq reg 1 0x0000000a ]",
+                "[ meta load l4proto => reg 1 ]", "[ cmp eq reg 1 0x0000003a ]",
+                "[ payload load 1b @ transport header + 0 => reg 1 ]", "[ lookup reg 1 set __set",
+                "[ immediate reg 0 accept ]",
+        };
         char *argv[] = { "nft", "--debug=netlink", "list", "chain", "inet", TABLE, "input", NULL };
         struct nft_lab l = lab(NULL);
         _cleanup_free_ char *out = NULL;
@@ -338,6 +380,8 @@ static void test_guard_bytecode(void **state) {
         assert_int_equal(run_program(argv, &out), 0);
         check_code(out, 0, v4, ELEMENTSOF(v4));
         check_code(out, 1, v6, ELEMENTSOF(v6));
+        check_code(out, 6, echo, ELEMENTSOF(echo));
+        check_code(out, 10, nd, ELEMENTSOF(nd));
 }
 
 /* Real packets in this namespace: "pxe0" (lab side) and "eth9" (uplink
@@ -357,7 +401,7 @@ static void test_guard_bytecode(void **state) {
         "ip link add eth9 type veth peer name eth0 netns $up\n"                                         \
         "ip addr add 10.99.0.1/24 dev eth9; ip addr add fd99::1/64 dev eth9 nodad; ip link set eth9 up\n" \
         "inns $lab 'ip link set lo up; ip link set eth0 up; ip addr add 10.33.0.9/24 dev eth0;"           \
-        "  ip addr add fd12:3456:789a::9/64 dev eth0 nodad'\n"                                          \
+        "  ip addr add fd12:3456:789a::9/64 dev eth0 nodad; ip route add default via 10.33.0.1'\n"      \
         "inns $up 'ip link set lo up; ip link set eth0 up; ip addr add 10.99.0.2/24 dev eth0;"            \
         "  ip addr add fd99::2/64 dev eth0 nodad; ip route add 10.33.0.0/24 via 10.99.0.1;"             \
         "  ip -6 route add fd12:3456:789a::/64 via fd99::1'\n"                                          \
@@ -397,6 +441,44 @@ static void test_guard_traffic(void **state) {
         /* The host's other addresses are none of the lab's business. */
         assert_true(pings(up_ns, "10.99.0.1"));
         assert_true(pings(up_ns, "fd99::1"));
+
+        kill = xasprintf("kill %d %d", lab_ns, up_ns);
+        sh(kill);
+}
+
+/* What the lab reaches: the lab's address, not the host's others; through
+ * the host only the uplink's side, and only when it has an uplink; nothing
+ * from there opens a way into the lab. */
+static void test_lab_traffic(void **state) {
+        char *argv[] = { "sh", "-c", PEERS_UP, NULL };
+        _cleanup_free_ char *out = NULL, *kill = NULL;
+        struct nft_lab l = lab("eth9");
+        int lab_ns, up_ns;
+
+        assert_int_equal(run_program(argv, &out), 0);
+        assert_int_equal(sscanf(out, "%d %d", &lab_ns, &up_ns), 2);
+        sh("sysctl -qw net.ipv4.ip_forward=1");
+
+        /* Without the table, everything answers everyone. */
+        assert_true(pings(lab_ns, "10.99.0.1"));
+        assert_true(pings(lab_ns, "10.99.0.2"));
+        assert_true(pings(up_ns, "10.33.0.9"));
+
+        assert_int_equal(nft_lab_apply(&l), 0);
+        assert_true(pings(lab_ns, "10.33.0.1"));
+        assert_true(pings(lab_ns, "fd12:3456:789a::1"));
+        if (pings(lab_ns, "10.99.0.1"))
+                fail_msg("the lab still reaches the host's uplink address");
+        assert_true(pings(lab_ns, "10.99.0.2"));        /* forwarded to the uplink */
+        if (pings(up_ns, "10.33.0.9"))
+                fail_msg("the uplink side still reaches a lab client");
+
+        /* Without uplink, nothing is forwarded. */
+        l.uplink = NULL;
+        assert_int_equal(nft_lab_apply(&l), 0);
+        if (pings(lab_ns, "10.99.0.2"))
+                fail_msg("an isolated lab still reaches the uplink side");
+        assert_true(pings(lab_ns, "10.33.0.1"));
 
         kill = xasprintf("kill %d %d", lab_ns, up_ns);
         sh(kill);
@@ -505,6 +587,7 @@ int main(void) {
                 cmocka_unit_test_setup(test_reapply_replaces, new_netns),
                 cmocka_unit_test_setup(test_guard_bytecode, new_netns),
                 cmocka_unit_test_setup(test_guard_traffic, new_netns),
+                cmocka_unit_test_setup(test_lab_traffic, new_netns),
                 cmocka_unit_test_setup(test_delete_and_others, new_netns),
                 cmocka_unit_test_setup(test_errors, new_netns),
         };

@@ -699,6 +699,40 @@ static void test_bad_profile_corpus(void **state) {
         assert_true(n >= 55);
 }
 
+/* bridge.allow_host_ports: none by default; in order, tcp and udp apart,
+ * a single string as a list of one; the same over an OVS bridge. */
+static void test_allow_host_ports(void **state) {
+        _cleanup_(profile_freep) struct profile *none = parse_ok("/l/t.conf", GOOD_HEAD "boot \"d\" { kind = \"local\" }\n");
+        _cleanup_(profile_freep) struct profile *p = parse_ok("/l/t.conf",
+                "bridge {\n"
+                "  address = \"10.33.0.1/24\"\n"
+                "  allow_host_ports = {\"22/tcp\", \"5353/udp\", \"5353/tcp\", \"65535/tcp\", \"1/udp\"}\n"
+                "}\n"
+                "boot \"d\" { kind = \"local\" }\n");
+        _cleanup_(profile_freep) struct profile *one = parse_ok("/l/t.conf",
+                "bridge { type = \"ovs\" address = \"10.33.0.1/24\" allow_host_ports = \"8080/tcp\" }\n"
+                "boot \"d\" { kind = \"local\" }\n");
+        static const struct host_port want[] = {
+                { 22, false }, { 5353, true }, { 5353, false }, { 65535, false }, { 1, true },
+        };
+
+        assert_int_equal(none->bridge.n_allow_host_ports, 0);
+        assert_int_equal(p->bridge.n_allow_host_ports, ELEMENTSOF(want));
+        for (size_t i = 0; i < ELEMENTSOF(want); i++) {
+                assert_int_equal(p->bridge.allow_host_ports[i].port, want[i].port);
+                assert_int_equal(p->bridge.allow_host_ports[i].udp, want[i].udp);
+        }
+        assert_int_equal(profile_line(p, "bridge.allow_host_ports[3]"), 3);
+        assert_int_equal(one->bridge.n_allow_host_ports, 1);
+        assert_int_equal(one->bridge.allow_host_ports[0].port, 8080);
+        assert_false(one->bridge.allow_host_ports[0].udp);
+        assert_errors("/l/t.conf",
+                      "bridge { address = \"10.33.0.1/24\" allow_host_ports = {\"80/tcp\", \"8o/tcp\", \"80/tcp\"} }\n"
+                      "boot \"d\" { kind = \"local\" }\n",
+                      "/l/t.conf:1: bridge.allow_host_ports: '8o/tcp' is not PORT/tcp or PORT/udp (PORT 1-65535)\n"
+                      "/l/t.conf:1: bridge.allow_host_ports: '80/tcp' is listed twice (first on line 1)\n");
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_exact_messages),
@@ -721,6 +755,7 @@ int main(void) {
                 cmocka_unit_test(test_profile_load_prints),
                 cmocka_unit_test(test_example_profiles),
                 cmocka_unit_test(test_bad_profile_corpus),
+                cmocka_unit_test(test_allow_host_ports),
         };
         unsetenv("PXELAB_WIMBOOT");
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -610,9 +610,9 @@ int vm_start(sd_bus *bus, const char *lab, json_t *st, const struct vm_request *
         if (r < 0)
                 goto fail;
         r = labbridge_attach(st, c.tap);
-        fault_point("vm-attached");
         if (r < 0)
                 goto fail;
+        fault_point("vm-attached");
         r = vm_build_argv(&c, &argv);
         if (r < 0) {
                 log_error_errno(r, "Failed to build the command line of VM '%s'", name);

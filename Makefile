@@ -78,6 +78,7 @@ fuzz:
 
 bench: deps
 	$(MAKE) all
+	./bench/profile-parse
 	./bench/lifecycle
 	./bench/boot-time
 

@@ -25,6 +25,30 @@ static const char *human_size(off_t size, char buf[static 32]) {
         return buf;
 }
 
+/* Who, besides root, may change PATH: its owner when not root, or anyone
+ * when it is group- or world-writable. */
+static bool others_may_write(const struct stat *st) {
+        return st->st_uid != 0 || (st->st_mode & (S_IWGRP | S_IWOTH));
+}
+
+/* Whoever can change a boot file, or swap it in its directory, decides what
+ * every lab client boots: say so (a warning, the profile is still good). */
+static void warn_if_writable(const char *path) {
+        _cleanup_free_ char *dir = xstrdup(path);
+        struct stat st;
+        char *slash = strrchr(dir, '/');
+
+        if (stat(path, &st) == 0 && others_may_write(&st))
+                log_warn("Warning: boot file '%s' is writable by %s: whoever can write it decides what lab clients boot",
+                         path, st.st_uid != 0 ? "its owner (not root)" : "others");
+        if (slash)
+                *(slash == dir ? slash + 1 : slash) = 0;
+        /* A sticky directory (/tmp) still lets others add files, but not swap ours. */
+        if (stat(dir, &st) == 0 && others_may_write(&st) && !(st.st_uid == 0 && (st.st_mode & S_ISVTX)))
+                log_warn("Warning: the directory of boot file '%s' is writable by %s: whoever can write it can swap the file",
+                         path, st.st_uid != 0 ? "its owner (not root)" : "others");
+}
+
 int cmd_check(int argc, char *argv[]) {
         _cleanup_(profile_freep) struct profile *p = NULL;
         _cleanup_strv_free_ char **errors = NULL;
@@ -32,7 +56,8 @@ int cmd_check(int argc, char *argv[]) {
         size_t i;
         int r;
 
-        if (argc != 2)
+        /* No options: "-x" is a mistyped option, not a profile named "-x". */
+        if (argc != 2 || argv[1][0] == '-')
                 return command_usage("check");
         r = profile_parse(argv[1], NULL, &errors, &p);
         if (r < 0) {
@@ -58,6 +83,7 @@ int cmd_check(int argc, char *argv[]) {
                         continue;       /* profile_check_files() already proved it exists */
                 printf("  %-28s %-40s %12jd bytes (%s)\n", json_string_value(json_object_get(f, "url_path")),
                        path, (intmax_t) st.st_size, human_size(st.st_size, hs));
+                warn_if_writable(path);
         }
         json_decref(model);
         printf("OK\n");

@@ -41,8 +41,9 @@ static void print_human(json_t *o) {
                 printf("\n");
         }
         json_array_foreach(json_object_get(o, "vms"), i, v)
-                printf("  vm:       %s %s %s %s log %s\n", json_string_value(json_object_get(v, "name")),
+                printf("  vm:       %s %s %s tap %s %s log %s\n", json_string_value(json_object_get(v, "name")),
                        json_string_value(json_object_get(v, "firmware")), json_string_value(json_object_get(v, "mac")),
+                       json_object_get(v, "tap") ? json_string_value(json_object_get(v, "tap")) : "-",
                        json_string_value(json_object_get(v, "active_state")),
                        json_string_value(json_object_get(v, "log")));
         if (json_array_size(json_object_get(o, "leases")) == 0)
@@ -62,7 +63,7 @@ int cmd_status(int argc, char *argv[]) {
         static const struct option opts[] = { { "json", no_argument, NULL, 'j' }, {} };
         _cleanup_strv_free_ char **labs = NULL;
         bool json = false, all_healthy = true;
-        json_t *out = json_array();
+        json_t *out = NULL;
         int c, r, ret;
 
         optind = 0;
@@ -80,6 +81,8 @@ int cmd_status(int argc, char *argv[]) {
                 log_error("Failed to list labs in %s", PXELAB_RUN_ROOT);
                 return EXIT_RUNTIME;
         }
+        /* Made after the arguments are checked: a usage error leaks nothing. */
+        out = json_array();
         for (char **l = labs; *l; l++) {
                 json_t *o = NULL;
                 bool healthy;

@@ -1,4 +1,5 @@
 /* pxelab up [PROFILE]: bring a lab up (or reconcile a running one). */
+#include "accel.h"
 #include "commands.h"
 #include "defaultlab.h"
 #include "lab.h"
@@ -17,6 +18,9 @@ int cmd_up(int argc, char *argv[]) {
 
         if (argc > 2 || (argc == 2 && argv[1][0] == '-'))
                 return command_usage("up");
+        /* up starts the profile's autostart VMs: refuse a bad choice first. */
+        if (accel_from_env(NULL) < 0)
+                return EXIT_USAGE;
         /* Without systemd nothing can run: say so before touching anything. */
         if (units_connect(&bus) < 0)
                 return EXIT_RUNTIME;

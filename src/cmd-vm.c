@@ -5,6 +5,7 @@
 #include <poll.h>
 #include <sys/stat.h>
 
+#include "accel.h"
 #include "commands.h"
 #include "lab.h"
 #include "log.h"
@@ -14,7 +15,7 @@
 #include "util.h"
 #include "vm.h"
 
-#define LOCK_TIMEOUT_MS 10000
+#define LOCK_TIMEOUT_MS STATE_LOCK_WAIT_MS
 
 /* The lab's record; "Lab 'x' is not running" when there is none. */
 static int load_lab(const char *lab, json_t **ret) {
@@ -70,7 +71,9 @@ static int vm_start_cmd(int argc, char *argv[]) {
         _cleanup_free_ char *name = NULL;
         struct vm_request req = {};
         const char *lab;
-        bool usage, kvm;
+        struct accel_choice accel = {};
+        char line[sizeof(accel.reason) + 64];
+        bool usage;
         int c, r, lock;
 
         optind = 0;
@@ -109,6 +112,8 @@ static int vm_start_cmd(int argc, char *argv[]) {
                 log_error("Unknown firmware '%s' (bios, uefi or uefi-pxe)", req.firmware);
                 return EXIT_USAGE;
         }
+        if (accel_from_env(NULL) < 0)
+                return EXIT_USAGE;
 
         lock = state_lock(LOCK_TIMEOUT_MS);
         if (lock < 0)
@@ -119,14 +124,20 @@ static int vm_start_cmd(int argc, char *argv[]) {
                 r = units_connect(&bus);
         }
         if (r >= 0)
-                r = vm_start(bus, lab, st, &req, &usage, &kvm, &name);
+                r = vm_start(bus, lab, st, &req, &usage, &accel, &name);
         else
                 usage = false;
         state_unlock(lock);
         if (r < 0)
                 return usage ? EXIT_USAGE : EXIT_RUNTIME;
-        if (!kvm)
-                log_warn("KVM is not usable on this machine; using TCG (slow)");
+        /* Which accelerator and why, once (a fallback said so already). */
+        if (!accel.fallback) {
+                accel_describe(&accel, line, sizeof(line));
+                if (accel.kvm || accel.forced)
+                        log_info("%s", line);
+                else
+                        log_warn("%s", line);
+        }
         print_started(lab, name, json_object_get(json_object_get(st, "vms"), name));
         return EXIT_OK;
 }
@@ -197,7 +208,7 @@ static int vm_list_cmd(int argc, char *argv[]) {
         bool json = false;
         json_t *v;
         size_t i;
-        int c, r;
+        int c, r, w = 10;
 
         optind = 0;
         while ((c = getopt_long(argc, argv, "", opts, NULL)) >= 0) {
@@ -240,11 +251,15 @@ static int vm_list_cmd(int argc, char *argv[]) {
                 log_info("No VMs");
                 return EXIT_OK;
         }
-        printf("%-10s %-12s %-8s %-17s %-10s %-5s %-15s %s\n", "LAB", "NAME", "FIRMWARE", "MAC", "STATE", "ACCEL",
+        /* lab names have up to 32 characters: as wide as the longest */
+        json_array_foreach(all, i, v)
+                if ((int) strlen(json_string_value(json_object_get(v, "lab"))) > w)
+                        w = (int) strlen(json_string_value(json_object_get(v, "lab")));
+        printf("%-*s %-12s %-8s %-17s %-10s %-5s %-15s %s\n", w, "LAB", "NAME", "FIRMWARE", "MAC", "STATE", "ACCEL",
                "TAP", "VNC");
         json_array_foreach(all, i, v) {
                 const char *vnc = json_string_value(json_object_get(v, "vnc"));
-                printf("%-10s %-12s %-8s %-17s %-10s %-5s %-15s %s\n", json_string_value(json_object_get(v, "lab")),
+                printf("%-*s %-12s %-8s %-17s %-10s %-5s %-15s %s\n", w, json_string_value(json_object_get(v, "lab")),
                        json_string_value(json_object_get(v, "name")), json_string_value(json_object_get(v, "firmware")),
                        json_string_value(json_object_get(v, "mac")),
                        json_string_value(json_object_get(v, "active_state")),
@@ -345,8 +360,13 @@ int cmd_vm(int argc, char *argv[]) {
         if (argc < 2)
                 return command_usage("vm");
         for (size_t i = 0; i < ELEMENTSOF(subs); i++)
-                if (streq(argv[1], subs[i].name))
+                if (streq(argv[1], subs[i].name)) {
+                        /* getopt's messages name the whole command. */
+                        char self[64];
+                        snprintf(self, sizeof(self), "pxelab vm %s", subs[i].name);
+                        argv[1] = self;
                         return subs[i].fn(argc - 1, argv + 1);
+                }
         log_error("Unknown vm command '%s' (start, stop, list or console)", argv[1]);
         return EXIT_USAGE;
 }

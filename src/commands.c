@@ -36,8 +36,9 @@ const struct command commands[] = {
           "pxelab vm console LAB NAME [--no-follow]\n\n"
           "QEMU runs as unit pxelab-LAB-vm-NAME.service in the lab's slice, on a tap in the\n"
           "lab's bridge, network boot first, serial console logged to\n"
-          "/run/pxelab/LAB/vm-NAME.log. KVM when it really works, else TCG. uefi: OVMF\n"
-          "with QEMU's iPXE ROM; uefi-pxe: OVMF's own PXE (TFTP ipxe.efi)." },
+          "/run/pxelab/LAB/vm-NAME.log. KVM when it really runs a guest here (probed once\n"
+          "per boot), else TCG; PXELAB_ACCEL=kvm|tcg forces one. uefi: OVMF with QEMU's\n"
+          "iPXE ROM; uefi-pxe: OVMF's own PXE (TFTP ipxe.efi)." },
         { "help", cmd_help, "[COMMAND]", "Show help for pxelab or one command", NULL },
         { "version", cmd_version, "", "Show the version", NULL },
 };
@@ -71,6 +72,8 @@ int cmd_help(int argc, char *argv[]) {
                 commands_show_usage(stdout);
                 return EXIT_OK;
         }
+        if (argc > 2)
+                return command_usage("help");
         c = command_find(argv[1]);
         if (!c) {
                 log_error("Unknown command '%s'. See 'pxelab --help'.", argv[1]);
@@ -83,6 +86,8 @@ int cmd_help(int argc, char *argv[]) {
 }
 
 int cmd_version(int argc, char *argv[]) {
+        if (argc > 1)
+                return command_usage("version");
         printf("pxelab %s\n", PXELAB_VERSION);
         return EXIT_OK;
 }

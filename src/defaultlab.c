@@ -7,6 +7,7 @@
 #include "bridge.h"
 #include "defaultlab.h"
 #include "log.h"
+#include "names.h"
 #include "state.h"
 #include "util.h"
 
@@ -151,7 +152,8 @@ static int free_subnet(struct in_addr *ret) {
 }
 
 int default_lab_profile(char **ret_path) {
-        _cleanup_free_ char *dir = lab_state_dir(DEFAULT_LAB), *path = NULL, *text = NULL;
+        _cleanup_free_ char *dir = lab_state_dir(DEFAULT_LAB), *path = NULL, *text = NULL,
+                            *bridge = lab_bridge_name(DEFAULT_LAB);
         json_t *st = NULL;
         struct in_addr net = {};
         unsigned a, b;
@@ -176,7 +178,7 @@ int default_lab_profile(char **ret_path) {
                 "# The built-in default lab of `pxelab up` (written by pxelab; edit a copy, not this file).\n"
                 "lab = \"%s\"\n"
                 "bridge {\n"
-                "    name    = \"pxe-%s\"\n"
+                "    name    = \"%s\"\n"
                 "    address = \"%u.%u.0.1/24\"\n"
                 "    uplink  = \"auto\"\n"
                 "    ipv6    = true\n"
@@ -212,7 +214,7 @@ int default_lab_profile(char **ret_path) {
                 "    title   = \"iPXE shell\"\n"
                 "    kind    = \"shell\"\n"
                 "}\n",
-                DEFAULT_LAB, DEFAULT_LAB, a, b, a, b, a, b, PAYLOAD_DIR, PAYLOAD_DIR, PAYLOAD_DIR, PAYLOAD_DIR);
+                DEFAULT_LAB, bridge, a, b, a, b, a, b, PAYLOAD_DIR, PAYLOAD_DIR, PAYLOAD_DIR, PAYLOAD_DIR);
         r = mkdir_p(dir, 0700);
         if (r >= 0)
                 r = write_file_atomic(path, text, strlen(text), 0644);

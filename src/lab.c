@@ -33,7 +33,14 @@ char *lab_unit_name(const char *lab, const char *service) {
 }
 
 char *lab_slice_name(const char *lab) {
-        return xasprintf("pxelab-%s.slice", lab);
+        /* systemd reads each '-' of a slice name as one level down:
+         * pxelab-a-b.slice would sit inside pxelab-a.slice, and stopping
+         * lab "a" would stop lab "a-b". '_' is no lab name's character. */
+        char *s = xasprintf("pxelab-%s.slice", lab);
+        for (char *c = s + strlen("pxelab-"); *c != '.'; c++)
+                if (*c == '-')
+                        *c = '_';
+        return s;
 }
 
 static char *nft_table_name(const char *lab) {
@@ -271,30 +278,55 @@ static uint64_t caps(const int *list, size_t n) {
         return m;
 }
 
-/* The services of a lab, hardened: each may write only the lab's dirs and
- * keeps only the capabilities it needs. */
+/* What every daemon of the lab runs with, on top of units.c's defaults:
+ * no hardware devices, the system-service syscalls only, no W+X memory. */
+static char *service_syscalls[] = { "@system-service", NULL };
+
+/* The services of a lab, hardened: each writes only its own directories
+ * (never the lab's record), keeps only the capabilities it needs and runs
+ * its network-facing processes as nobody. */
 static int service_spec(const struct profile *p, json_t *model, const char *svc, struct unit_spec *s,
                         char ***argv, char ***rw) {
-        const char *run = json_string_value(json_object_get(json_object_get(model, "dirs"), "run"));
-        const char *state = json_string_value(json_object_get(json_object_get(model, "dirs"), "state"));
-        static const int dnsmasq_caps[] = { CAP_NET_BIND_SERVICE, CAP_NET_ADMIN, CAP_NET_RAW };
-        static const int nginx_caps[] = { CAP_NET_BIND_SERVICE, CAP_DAC_READ_SEARCH, CAP_SETUID, CAP_SETGID };
+        json_t *dirs = json_object_get(model, "dirs");
+        const char *run = json_string_value(json_object_get(dirs, "run"));
+        /* dnsmasq: bind 67/69, ARP entries for offers (NET_ADMIN), ICMPv6 for
+         * router advertisements (NET_RAW), and user=nobody (SETUID/SETGID). */
+        static const int dnsmasq_caps[] = { CAP_NET_BIND_SERVICE, CAP_NET_ADMIN, CAP_NET_RAW, CAP_SETUID,
+                                            CAP_SETGID };
+        /* nginx's master: bind 80, start workers as nobody, and hand its
+         * temp dirs to them (CHOWN). It reads nothing root-only. */
+        static const int nginx_caps[] = { CAP_NET_BIND_SERVICE, CAP_SETUID, CAP_SETGID, CAP_CHOWN };
+        static char *dnsmasq_af[] = { "AF_UNIX", "AF_INET", "AF_INET6", "AF_NETLINK", NULL };
+        static char *nginx_af[] = { "AF_UNIX", "AF_INET", "AF_INET6", NULL };
 
+        /* ProtectSystem=strict leaves a separately mounted /run writable (it
+         * is here, and in the test harness /var/lib/pxelab too): the lab's
+         * own dirs are made read-only explicitly, the daemon's dirs below
+         * them writable again. */
+        s->read_only_paths = xcalloc(3, sizeof(char *));
+        s->read_only_paths[0] = xstrdup(run);
+        s->read_only_paths[1] = xstrdup(json_string_value(json_object_get(dirs, "state")));
+        s->private_devices = true;
+        s->syscall_filter = service_syscalls;
+        s->memory_deny_write_execute = true;
         if (streq(svc, "smbd"))
                 return windows_smbd_spec(model, s, argv, rw);
 
         *rw = xcalloc(3, sizeof(char *));
-        (*rw)[0] = xstrdup(run);
-        (*rw)[1] = xstrdup(state);
-        s->read_write_paths = *rw;
         if (streq(svc, "dnsmasq")) {
+                (*rw)[0] = path_join(run, "dnsmasq");
+                /* The lease file itself (made before the start), not the state dir. */
+                (*rw)[1] = xstrdup(json_string_value(json_object_get(json_object_get(model, "dhcp"), "leasefile")));
                 *argv = xcalloc(4, sizeof(char *));
                 (*argv)[0] = xstrdup("/usr/sbin/dnsmasq");
                 (*argv)[1] = xstrdup("--keep-in-foreground");
                 (*argv)[2] = xasprintf("--conf-file=%s/dnsmasq.conf", run);
                 s->description = "pxelab DHCP and TFTP";
                 s->capabilities = caps(dnsmasq_caps, ELEMENTSOF(dnsmasq_caps));
+                s->address_families = dnsmasq_af;
         } else {
+                (*rw)[0] = path_join(run, "nginx");
+                (*rw)[1] = xstrdup(json_string_value(json_object_get(dirs, "log")));
                 *argv = xcalloc(6, sizeof(char *));
                 (*argv)[0] = xstrdup("/usr/sbin/nginx");
                 (*argv)[1] = xstrdup("-c");
@@ -303,7 +335,9 @@ static int service_spec(const struct profile *p, json_t *model, const char *svc,
                 (*argv)[4] = xstrdup("stderr");
                 s->description = "pxelab HTTP";
                 s->capabilities = caps(nginx_caps, ELEMENTSOF(nginx_caps));
+                s->address_families = nginx_af;
         }
+        s->read_write_paths = *rw;
         s->argv = *argv;
         s->type = "simple";
         return 0;
@@ -332,7 +366,7 @@ static char **hidden_paths_of(json_t *model) {
 static int start_service(sd_bus *bus, const struct profile *p, json_t *model, json_t *st, const char *svc,
                          bool changed) {
         _cleanup_free_ char *unit = lab_unit_name(p->lab, svc), *slice = lab_slice_name(p->lab);
-        _cleanup_strv_free_ char **argv = NULL, **rw = NULL, **hidden = hidden_paths_of(model);
+        _cleanup_strv_free_ char **argv = NULL, **rw = NULL, **hidden = hidden_paths_of(model), **ro = NULL;
         struct unit_spec spec = { .name = unit, .slice = slice, .hidden_paths = hidden };
         struct unit_status us = {};
         int r;
@@ -353,6 +387,7 @@ static int start_service(sd_bus *bus, const struct profile *p, json_t *model, js
         }
         unit_status_done(&us);
         service_spec(p, model, svc, &spec, &argv, &rw);
+        ro = spec.read_only_paths;
         r = units_start(bus, &spec);
         if (r >= 0)
                 step("Started %s", unit);
@@ -465,8 +500,16 @@ static void summary(const struct profile *p, json_t *model, json_t *st, const ch
         printf("  boot url: %s\n", json_string_value(json_object_get(json_object_get(model, "http"), "boot_url")));
         json_array_foreach(json_object_get(st, "units"), i, u)
                 printf("  unit:     %s\n", json_string_value(u));
+        {
+                const char *name;
+                json_t *vm;
+                json_object_foreach(json_object_get(st, "vms"), name, vm)
+                        printf("  vm:       %s on tap %s\n", name, json_string_value(json_object_get(vm, "tap")));
+        }
         windows_summary(model);
 }
+
+static int down_locked(const char *lab);
 
 int lab_up(sd_bus *bus, const struct profile *p, bool *ret_usage) {
         _cleanup_free_ char *run = lab_run_dir(p->lab), *statedir = lab_state_dir(p->lab), *uplink = NULL;
@@ -477,7 +520,7 @@ int lab_up(sd_bus *bus, const struct profile *p, bool *ret_usage) {
 
         t0 = now_usec();
         *ret_usage = false;
-        lock = state_lock(10000);
+        lock = state_lock(STATE_LOCK_WAIT_MS);
         if (lock < 0)
                 return lock;
         r = state_load(p->lab, &st);
@@ -555,10 +598,11 @@ int lab_up(sd_bus *bus, const struct profile *p, bool *ret_usage) {
         goto out;
 fail:
         if (fresh) {
+                /* Still under the lock: an `up` waiting for it finds the
+                 * lab gone, never half made. */
                 log_error("Undoing what this 'up' did for lab '%s'", p->lab);
-                state_unlock(lock);
-                lock = -1;
-                lab_down(p->lab);
+                fault_hold("undo");
+                down_locked(p->lab);
         }
 out:
         json_decref(st);
@@ -703,7 +747,7 @@ static int down_locked(const char *lab) {
 int lab_down(const char *lab) {
         int lock, r;
 
-        lock = state_lock(10000);
+        lock = state_lock(STATE_LOCK_WAIT_MS);
         if (lock < 0)
                 return lock;
         r = down_locked(lab);

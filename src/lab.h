@@ -22,4 +22,4 @@ int lab_status(const char *lab, json_t **ret, bool *ret_healthy);
 
 /* Names of the lab's units. */
 char *lab_unit_name(const char *lab, const char *service);   /* pxelab-LAB-SERVICE.service */
-char *lab_slice_name(const char *lab);                       /* pxelab-LAB.slice */
+char *lab_slice_name(const char *lab);                       /* pxelab-LAB.slice, '-' in LAB as '_' */

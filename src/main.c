@@ -33,5 +33,10 @@ int main(int argc, char *argv[]) {
                         char *hargv[] = { "help", (char *) c->name, NULL };
                         return cmd_help(2, hargv);
                 }
+        /* getopt names argv[0] in its messages: make it the whole command,
+         * "pxelab status: unrecognized option '--bogus'". */
+        char self[64];
+        snprintf(self, sizeof(self), "pxelab %s", c->name);
+        argv[1] = self;
         return c->fn(argc - 1, argv + 1);
 }

@@ -1,6 +1,8 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <libgen.h>
+#include <limits.h>
+#include <stdlib.h>
 
 #include "model.h"
 #include "util.h"
@@ -30,12 +32,15 @@ static char *base_name(const char *path) {
 }
 
 /* A boot file served by nginx under /files/ENTRY/NAME (an exact alias, no
- * directory is exposed). Appends it to FILES and returns its object. */
+ * directory is exposed). Appends it to FILES and returns its object. The
+ * path served is the file's real path, resolved now: nginx refuses every
+ * symlink on the way (disable_symlinks), so one planted later is not
+ * followed. Its NAME stays the one the profile gave. */
 static json_t *add_file(json_t *files, const char *base, const char *entry, const char *path,
                         const char *name) {
         _cleanup_free_ char *n = name ? xstrdup(name) : base_name(path);
-        _cleanup_free_ char *url_path = xasprintf("/files/%s/%s", entry, n);
-        json_t *f = json_pack("{s:s, s:s, s:s, s:s}", "name", n, "path", path, "url_path", url_path,
+        _cleanup_free_ char *url_path = xasprintf("/files/%s/%s", entry, n), *real = realpath(path, NULL);
+        json_t *f = json_pack("{s:s, s:s, s:s, s:s}", "name", n, "path", real ? real : path, "url_path", url_path,
                               "url", "");
         json_object_set_new(f, "url", json_sprintf("%s%s", base, url_path));
         json_array_append_new(files, f);
@@ -48,10 +53,10 @@ static json_t *boot_linux(const struct boot_entry *b, json_t *files, const char 
         size_t len = 0;
         FILE *f = open_memstream(&cmdline, &len);
 
-        json_object_set_new(o, "kernel", json_deep_copy(add_file(files, base, b->name, b->kernel, NULL)));
+        json_object_set_new(o, "kernel", json_deep_copy(add_file(files, base, b->name, b->kernel, b->kernel_name)));
         /* UEFI kernels need initrd=NAME for every initrd or they panic. */
         for (size_t i = 0; i < b->n_initrd; i++) {
-                json_t *fi = add_file(files, base, b->name, b->initrd[i], NULL);
+                json_t *fi = add_file(files, base, b->name, b->initrd[i], b->initrd_name[i]);
                 json_array_append_new(initrds, json_deep_copy(fi));
                 fprintf(f, "%sinitrd=%s", i ? " " : "", json_string_value(json_object_get(fi, "name")));
         }

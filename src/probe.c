@@ -83,8 +83,25 @@ int http_request(struct in_addr addr, uint16_t port, const char *method, const c
         return 0;
 }
 
-int port_in_use(bool tcp, struct in_addr addr, uint16_t port) {
-        _cleanup_fclose_ FILE *f = fopen(tcp ? "/proc/net/tcp" : "/proc/net/udp", "re");
+/* Does an IPv6 socket bound at the address of the /proc words W block an
+ * IPv4 bind at ADDR? [::] does: /proc cannot tell whether it is IPV6_V6ONLY,
+ * and a dual-stack one (the default) holds the port on every IPv4 address
+ * too. So do ::ffff:ADDR and ::ffff:0.0.0.0 (IPv4 through an IPv6 socket). */
+static bool v6_blocks(const unsigned w[4], struct in_addr addr) {
+        static const unsigned char mapped[4] = { 0, 0, 0xff, 0xff };
+        unsigned m;
+        memcpy(&m, mapped, sizeof(m));  /* the word of ::ffff:0:0 as /proc shows it */
+        if (w[0] != 0 || w[1] != 0)
+                return false;
+        if (w[2] == 0)
+                return w[3] == 0;
+        return w[2] == m && (w[3] == 0 || w[3] == addr.s_addr);
+}
+
+/* One table of /proc/net: 1 when PORT is bound (tcp: listening) where it
+ * blocks ADDR, 0 when not, -errno when it cannot be read. */
+static int proc_net_has(const char *table, bool tcp, bool v6, struct in_addr addr, uint16_t port) {
+        _cleanup_fclose_ FILE *f = fopen(table, "re");
         char line[512];
 
         if (!f)
@@ -92,15 +109,28 @@ int port_in_use(bool tcp, struct in_addr addr, uint16_t port) {
         if (!fgets(line, sizeof(line), f))     /* header */
                 return 0;
         while (fgets(line, sizeof(line), f)) {
-                unsigned a, p, st;
-                if (sscanf(line, " %*d: %x:%x %*x:%*x %x", &a, &p, &st) != 3)
+                unsigned w[4], p, st;
+                bool blocks;
+                if (v6) {
+                        if (sscanf(line, " %*d: %8x%8x%8x%8x:%x %*x:%*x %x", &w[0], &w[1], &w[2], &w[3], &p, &st) != 6)
+                                continue;
+                } else if (sscanf(line, " %*d: %x:%x %*x:%*x %x", &w[3], &p, &st) != 3)
                         continue;
                 if (p != port || (tcp && st != 0x0A))   /* 0A = TCP_LISTEN */
                         continue;
-                /* /proc prints the address as the host-order view of the
-                 * network-order u32, which is what s_addr holds. */
-                if (a == 0 || a == addr.s_addr)
+                /* /proc prints each address word as the host-order view of
+                 * the network-order u32, which is what s_addr holds. */
+                blocks = v6 ? v6_blocks(w, addr) : w[3] == 0 || w[3] == addr.s_addr;
+                if (blocks)
                         return 1;
         }
         return 0;
+}
+
+int port_in_use(bool tcp, struct in_addr addr, uint16_t port) {
+        int r = proc_net_has(tcp ? "/proc/net/tcp" : "/proc/net/udp", tcp, false, addr, port);
+        if (r != 0)
+                return r;
+        r = proc_net_has(tcp ? "/proc/net/tcp6" : "/proc/net/udp6", tcp, true, addr, port);
+        return r == -ENOENT ? 0 : r;   /* no IPv6 on this host */
 }

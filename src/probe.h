@@ -16,5 +16,7 @@ int http_request(struct in_addr addr, uint16_t port, const char *method, const c
                  unsigned timeout_ms, struct http_reply *ret);
 
 /* Is a socket listening on PORT (tcp: LISTEN state; udp: bound) at ADDR or
- * at the wildcard address? Reads /proc/net/{tcp,udp}. 1 yes, 0 no, <0 error. */
+ * at the wildcard address, IPv6 sockets included ([::], which may be
+ * dual-stack, ::ffff:ADDR)? Reads /proc/net/{tcp,udp}{,6}. 1 yes, 0 no,
+ * <0 error. */
 int port_in_use(bool tcp, struct in_addr addr, uint16_t port);

@@ -17,16 +17,20 @@
 #include <sys/stat.h>
 
 #include "log.h"
+#include "names.h"
 #include "profile.h"
 #include "util.h"
 
 #define MAX_STRING 255
 #define MAX_PATH 4095
 #define MAX_NAME 32
-#define MAX_LAB 10
 #define MAX_IFNAME 15
 #define MIN_LEASE 120
 #define DEFAULT_OVSDB "/run/openvswitch/db.sock"
+/* A profile is read whole into memory and parsed in linear time; 4 MiB is
+ * ~60,000 hosts, far beyond any lab, and bounds what a wrong file (a
+ * log, /dev/zero) can cost before it is refused. */
+#define MAX_PROFILE_SIZE (4 * 1024 * 1024)
 
 /* Marks the option libconfuse sets from its default when a section opens. */
 #define LINE_OPT "__line__"
@@ -60,51 +64,123 @@ int boot_kind_from_string(const char *s) {
 
 /* ---- where each field was set ------------------------------------------ */
 
+/* A hash table (open addressing, linear probing) over a growing array of
+ * fields, so that recording and finding a field costs O(1) and a profile of
+ * 10,000 hosts (40,000 fields) parses in linear time. Fields are never taken
+ * out of the table: a field of a replaced section is only marked dropped,
+ * and setting it again revives it. */
+
+#define FIELD_NONE SIZE_MAX
+
 struct field {
         char *key;              /* "bridge.address", "boot.x.initrd[1]", "boot.x" */
         unsigned line;
         char *value;            /* strings as written (after unescaping) */
+        bool dropped;           /* its titled section was defined again */
+        size_t next_member;     /* the next field of the same section */
+        size_t first_member;    /* a section's own field: its fields' list */
+        size_t slot;            /* a titled section's own field: its place
+                                 * among the detached sections (see there) */
 };
 
 struct fieldmap {
         struct field *v;
-        size_t n;
+        size_t n, cap;
+        size_t *slots;          /* index into v, FIELD_NONE: empty */
+        size_t n_slots;         /* a power of two, at least twice n */
 };
 
-static struct field *fieldmap_find(const struct fieldmap *m, const char *key) {
-        if (!m)
-                return NULL;
-        for (size_t i = 0; i < m->n; i++)
-                if (streq(m->v[i].key, key))
-                        return &m->v[i];
-        return NULL;
+/* FNV-1a: short keys, no adversary that could gain from collisions beyond
+ * a slower parse of its own profile. */
+static size_t field_hash(const char *key) {
+        uint64_t h = 0xcbf29ce484222325ULL;
+        for (const unsigned char *c = (const unsigned char *) key; *c; c++)
+                h = (h ^ *c) * 0x100000001b3ULL;
+        return (size_t) (h ^ (h >> 32));
 }
 
-static void fieldmap_set(struct fieldmap *m, const char *key, unsigned line, const char *value) {
-        struct field *f = fieldmap_find(m, key);
+/* The slot holding KEY, or the empty slot where it would go. */
+static size_t *fieldmap_slot(const struct fieldmap *m, const char *key) {
+        size_t mask = m->n_slots - 1;
+        for (size_t i = field_hash(key) & mask;; i = (i + 1) & mask)
+                if (m->slots[i] == FIELD_NONE || streq(m->v[m->slots[i]].key, key))
+                        return &m->slots[i];
+}
+
+static void fieldmap_grow(struct fieldmap *m) {
+        size_t n_slots = m->n_slots ? m->n_slots * 2 : 64;
+        free(m->slots);
+        m->slots = xcalloc(n_slots, sizeof(*m->slots));
+        m->n_slots = n_slots;
+        for (size_t i = 0; i < n_slots; i++)
+                m->slots[i] = FIELD_NONE;
+        for (size_t i = 0; i < m->n; i++)
+                *fieldmap_slot(m, m->v[i].key) = i;
+}
+
+/* KEY's field, dropped ones included. */
+static struct field *fieldmap_get(const struct fieldmap *m, const char *key) {
+        size_t *s;
+        if (!m || m->n == 0)
+                return NULL;
+        s = fieldmap_slot(m, key);
+        return *s == FIELD_NONE ? NULL : &m->v[*s];
+}
+
+static struct field *fieldmap_find(const struct fieldmap *m, const char *key) {
+        struct field *f = fieldmap_get(m, key);
+        return f && !f->dropped ? f : NULL;
+}
+
+/* Records KEY's line and value; SECTION (a titled section's own key, or
+ * NULL) is the section it belongs to, whose redefinition drops it. */
+static void fieldmap_set_in(struct fieldmap *m, const char *section, const char *key, unsigned line,
+                            const char *value) {
+        struct field *f = fieldmap_get(m, key), *sec;
+        size_t idx;
+        bool join;
+
         if (!f) {
-                m->v = xrealloc(m->v, (m->n + 1) * sizeof(*m->v));
-                f = &m->v[m->n++];
-                f->key = xstrdup(key);
-                f->value = NULL;
+                if (2 * (m->n + 1) > m->n_slots)
+                        fieldmap_grow(m);
+                if (m->n == m->cap) {
+                        m->cap = m->cap ? m->cap * 2 : 64;
+                        m->v = xrealloc(m->v, m->cap * sizeof(*m->v));
+                }
+                idx = m->n++;
+                m->v[idx] = (struct field) { .key = xstrdup(key), .next_member = FIELD_NONE,
+                                             .first_member = FIELD_NONE, .slot = FIELD_NONE };
+                *fieldmap_slot(m, key) = idx;
+                f = &m->v[idx];
+                join = true;
+        } else {
+                idx = (size_t) (f - m->v);
+                join = f->dropped;
         }
+        f->dropped = false;
         f->line = line;
         free(f->value);
         f->value = xstrdup(value);
+        sec = section ? fieldmap_get(m, section) : NULL;
+        if (join && sec && sec != f) {
+                f->next_member = sec->first_member;
+                sec->first_member = idx;
+        }
 }
 
-/* Drops "PREFIX.*" (a section that a later one of the same name replaced). */
-static void fieldmap_drop_prefix(struct fieldmap *m, const char *prefix) {
-        size_t l = strlen(prefix), j = 0;
-        for (size_t i = 0; i < m->n; i++) {
-                if (strncmp(m->v[i].key, prefix, l) == 0 && m->v[i].key[l] == '.') {
-                        free(m->v[i].key);
-                        free(m->v[i].value);
-                        continue;
-                }
-                m->v[j++] = m->v[i];
-        }
-        m->n = j;
+static void fieldmap_set(struct fieldmap *m, const char *key, unsigned line, const char *value) {
+        fieldmap_set_in(m, NULL, key, line, value);
+}
+
+/* Drops the fields of SECTION (a titled section that a later one of the
+ * same name replaced); the section's own field stays. */
+static void fieldmap_drop_members(struct fieldmap *m, const char *section) {
+        struct field *sec = fieldmap_get(m, section);
+        if (!sec)
+                return;
+        for (size_t i = sec->first_member; i != FIELD_NONE; i = m->v[i].next_member)
+                m->v[i].dropped = true;
+        sec->first_member = FIELD_NONE;
 }
 
 static void fieldmap_done(struct fieldmap *m) {
@@ -113,6 +189,7 @@ static void fieldmap_done(struct fieldmap *m) {
                 free(m->v[i].value);
         }
         free(m->v);
+        free(m->slots);
 }
 
 /* What struct profile's `lines` points to. */
@@ -154,6 +231,13 @@ static void problem_addv(struct problems *ps, unsigned line, const char *field, 
                 abort();
         ps->v = xrealloc(ps->v, (ps->n + 1) * sizeof(*ps->v));
         ps->v[ps->n] = (struct problem) { line, ps->n, xasprintf("%s: %s", field, msg) };
+        ps->n++;
+}
+
+/* "FILE: message", about the file as a whole. */
+static void problem_file(struct problems *ps, const char *msg) {
+        ps->v = xrealloc(ps->v, (ps->n + 1) * sizeof(*ps->v));
+        ps->v[ps->n] = (struct problem) { 0, ps->n, xstrdup(msg) };
         ps->n++;
 }
 
@@ -251,10 +335,20 @@ static void problem_value(struct problems *ps, unsigned line, const char *field,
 
 /* ---- parse-time state ---------------------------------------------------- */
 
+/* The closed sections of one titled option (boot, host, vm), see
+ * on_section_close(). */
+struct detached {
+        cfg_opt_t *opt;
+        cfg_value_t **v;
+        size_t n;
+};
+
 struct parse_ctx {
         struct problems problems;
         struct profile_private *priv;
         struct fieldmap *fields;        /* &priv->fields */
+        struct detached *titled;        /* one per titled option seen */
+        size_t n_titled;
 };
 
 /* libconfuse's callbacks carry no user data; its lexer is global state, so
@@ -294,11 +388,14 @@ static void on_cfg_error(cfg_t *cfg, const char *fmt, va_list ap) {
 
 /* Called by libconfuse after each value is stored: remember the line. */
 static int on_option_set(cfg_t *cfg, cfg_opt_t *opt) {
-        _cleanup_free_ char *key = NULL;
+        _cleanup_free_ char *key = NULL, *sec = NULL;
         unsigned n = cfg_opt_size(opt);
         if (!parsing || n == 0 || streq(opt->name, LINE_OPT))
                 return 0;
         key = cfg_key(cfg, opt->name);
+        /* a titled section's fields go when it is defined again */
+        if (cfg->title)
+                sec = cfg_key(cfg, NULL);
         if (opt->flags & CFGF_LIST) {
                 _cleanup_free_ char *item = xasprintf("%s[%u]", key, n - 1);
                 const char *v = opt->type == CFGT_STR ? cfg_opt_getnstr(opt, n - 1) : NULL;
@@ -306,13 +403,13 @@ static int on_option_set(cfg_t *cfg, cfg_opt_t *opt) {
                 /* libconfuse calls again at the closing brace: not a new value */
                 if (f && streq(f->value, v))
                         return 0;
-                fieldmap_set(parsing->fields, item, cfg->line, v);
+                fieldmap_set_in(parsing->fields, sec, item, cfg->line, v);
                 if (n == 1)
-                        fieldmap_set(parsing->fields, key, cfg->line, v);
+                        fieldmap_set_in(parsing->fields, sec, key, cfg->line, v);
                 return 0;
         }
-        fieldmap_set(parsing->fields, key, cfg->line,
-                     opt->type == CFGT_STR ? cfg_opt_getnstr(opt, 0) : NULL);
+        fieldmap_set_in(parsing->fields, sec, key, cfg->line,
+                        opt->type == CFGT_STR ? cfg_opt_getnstr(opt, 0) : NULL);
         return 0;
 }
 
@@ -336,7 +433,7 @@ static int on_section_open(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *
                 problem_add(&parsing->problems, cfg->line, field, "defined twice (first on line %u)", f->line);
                 /* a titled section replaces its namesake: forget the old lines */
                 if (cfg->title)
-                        fieldmap_drop_prefix(parsing->fields, key);
+                        fieldmap_drop_members(parsing->fields, key);
                 return 0;
         }
         fieldmap_set(parsing->fields, key, cfg->line, cfg->title);
@@ -421,11 +518,78 @@ static cfg_opt_t root_opts[] = {
         CFG_END(),
 };
 
+/* libconfuse looks for an earlier section of the same title by comparing
+ * the new one with every section so far: O(n^2), 50 million comparisons
+ * for 10,000 hosts. So each titled section, once closed, is taken out of
+ * libconfuse's list into ours, where its namesake is found through the
+ * fieldmap (the section's own field keeps its slot), and the lists are
+ * handed back after the parse (detached_return()). Like libconfuse, a
+ * section defined again replaces the earlier one in its place. */
+static struct detached *detached_of(struct parse_ctx *ctx, cfg_opt_t *opt) {
+        for (size_t i = 0; i < ctx->n_titled; i++)
+                if (ctx->titled[i].opt == opt)
+                        return &ctx->titled[i];
+        ctx->titled = xrealloc(ctx->titled, (ctx->n_titled + 1) * sizeof(*ctx->titled));
+        ctx->titled[ctx->n_titled] = (struct detached) { .opt = opt };
+        return &ctx->titled[ctx->n_titled++];
+}
+
+static int on_section_close(cfg_t *cfg, cfg_opt_t *opt) {
+        _cleanup_free_ char *key = NULL;
+        struct detached *d;
+        struct field *f;
+        cfg_value_t *val;
+
+        if (!parsing || opt->nvalues != 1)
+                return 0;
+        val = opt->values[0];
+        d = detached_of(parsing, opt);
+        key = cfg_key(val->section, NULL);
+        f = fieldmap_get(parsing->fields, key);
+        if (f && f->slot != FIELD_NONE) {
+                /* what libconfuse does to a namesake */
+                cfg_value_t *old = d->v[f->slot];
+                old->section->path = NULL;      /* the root's search path */
+                cfg_free(old->section);
+                old->section = val->section;
+                free(val);
+        } else {
+                d->v = xrealloc(d->v, (d->n + 1) * sizeof(*d->v));
+                d->v[d->n] = val;
+                if (f)
+                        f->slot = d->n;
+                d->n++;
+        }
+        opt->nvalues = 0;
+        return 0;
+}
+
+/* Puts the detached sections back before any open ones (a parse that
+ * failed inside a section), so cfg_size()/cfg_getnsec() and cfg_free()
+ * see them all. */
+static void detached_return(struct parse_ctx *ctx) {
+        for (size_t i = 0; i < ctx->n_titled; i++) {
+                struct detached *d = &ctx->titled[i];
+                cfg_opt_t *opt = d->opt;
+                d->v = xrealloc(d->v, (d->n + opt->nvalues + 1) * sizeof(*d->v));
+                if (opt->nvalues)
+                        memcpy(d->v + d->n, opt->values, opt->nvalues * sizeof(*d->v));
+                free(opt->values);
+                opt->values = TAKE_PTR(d->v);
+                opt->nvalues += d->n;
+        }
+        free(ctx->titled);
+        ctx->titled = NULL;
+        ctx->n_titled = 0;
+}
+
 static void set_validate(cfg_opt_t *opts) {
         for (cfg_opt_t *o = opts; o->name; o++) {
-                if (o->type == CFGT_SEC)
+                if (o->type == CFGT_SEC) {
                         set_validate(o->subopts);
-                else
+                        if (o->flags & CFGF_TITLE)
+                                o->validcb = on_section_close;
+                } else
                         o->validcb = on_option_set;
         }
 }
@@ -649,7 +813,8 @@ static bool check_text(struct parse_ctx *ctx, const struct opt *o, const char *v
         return true;
 }
 
-/* Collapses "//" and "/./" (no "..": refused before we get here). */
+/* Collapses "//" and "/./". ".." stays: what it means depends on the
+ * symlinks on the way, so only the filesystem resolves it (resolve_one()). */
 static char *path_clean(const char *p) {
         char *r = xcalloc(strlen(p) + 2, 1), *o = r;
         const char *s = p;
@@ -687,18 +852,28 @@ static bool has_dotdot(const char *p) {
         return false;
 }
 
-/* A path value: checked, then made absolute against DIR. */
+/* A path value: checked, then made absolute against DIR. It may climb out
+ * of DIR with "..": profiles often live beside the image folders they name. */
 static char *check_path(struct parse_ctx *ctx, const struct opt *o, const char *value, const char *dir) {
         if (!check_text(ctx, o, value, CS_PATH, MAX_PATH))
                 return NULL;
-        if (has_dotdot(value)) {
-                problem_value(&ctx->problems, o->line, o->field, value, "contains a '..' component, which is not allowed");
-                return NULL;
-        }
         if (value[0] == '/')
                 return path_clean(value);
         _cleanup_free_ char *joined = path_join(dir, value);
         return path_clean(joined);
+}
+
+/* The name a boot file is served under (nginx's URL, initrd=NAME, the name
+ * wimboot gives an injected file): its base name as written, whatever a
+ * symlink points to. NULL after reporting a path that ends in "..". */
+static char *served_name(struct parse_ctx *ctx, const struct opt *o, const char *value, const char *path) {
+        const char *s = strrchr(path, '/');
+        s = s ? s + 1 : path;
+        if (streq(s, "..")) {
+                problem_value(&ctx->problems, o->line, o->field, value, "ends in '..', which names a directory, not a file");
+                return NULL;
+        }
+        return xstrdup(s);
 }
 
 static bool name_valid(const char *s, size_t max) {
@@ -707,16 +882,6 @@ static bool name_valid(const char *s, size_t max) {
                 return false;
         for (; *s; s++)
                 if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '_' || *s == '-'))
-                        return false;
-        return true;
-}
-
-static bool lab_valid(const char *s) {
-        size_t len = strlen(s);
-        if (len == 0 || len > MAX_LAB || s[0] == '-')
-                return false;
-        for (; *s; s++)
-                if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '-'))
                         return false;
         return true;
 }
@@ -853,6 +1018,7 @@ struct builder {
         bool range_valid;
         uint32_t range_start, range_end;
         unsigned range_line;
+        const char **boot_index;        /* the boot names, sorted (boot_exists) */
 };
 
 static void sec_init(struct sec *s, cfg_t *cfg, const char *kind) {
@@ -892,21 +1058,20 @@ static void build_root(struct builder *b) {
         _cleanup_opt_ struct opt wimboot = opt_get(ctx, &root, "wimboot");
 
         if (lab.value) {
-                if (lab_valid(lab.value))
+                if (lab_name_valid(lab.value))
                         b->p->lab = xstrdup(lab.value);
                 else
-                        problem_value(&ctx->problems, lab.line, "lab", lab.value,
-                                      "is not a valid lab name (1-%d characters from a-z 0-9 -, not starting with -)", MAX_LAB);
+                        problem_value(&ctx->problems, lab.line, "lab", lab.value, "is not a valid lab name (%s)",
+                                      LAB_NAME_RULE);
         } else {
                 _cleanup_free_ char *stem = file_stem(ctx->problems.path);
-                if (lab_valid(stem))
+                if (lab_name_valid(stem))
                         b->p->lab = TAKE_PTR(stem);
                 else {
                         _cleanup_free_ char *shown = show(&ctx->problems, stem);
                         problem_add(&ctx->problems, 1, "lab",
-                                    "the file name gives '%s', which is not a valid lab name "
-                                    "(1-%d characters from a-z 0-9 -); set lab = \"NAME\" in the profile",
-                                    shown, MAX_LAB);
+                                    "the file name gives '%s', which is not a valid lab name (%s); "
+                                    "set lab = \"NAME\" in the profile", shown, LAB_NAME_RULE);
                 }
         }
         if (templates.value)
@@ -1000,7 +1165,7 @@ static void build_bridge(struct builder *b) {
                                       "is not a valid interface name (1-%d characters from A-Z a-z 0-9 _ . -, not . or ..)",
                                       MAX_IFNAME);
         } else if (p->lab)
-                p->bridge.name = xasprintf("pxe-%s", p->lab);
+                p->bridge.name = lab_bridge_name(p->lab);
 
         p->bridge.type = xstrdup("linux");
         if (type.value && check_choice(ctx, &type, type.value, types) >= 0) {
@@ -1238,37 +1403,48 @@ static char *boot_path(struct builder *b, const struct sec *s, const char *name,
         return check_path(b->ctx, &o, o.value, b->p->dir);
 }
 
-/* A list of paths whose base names must differ (they are served by name). */
-static char **boot_path_list(struct builder *b, const struct sec *s, const char *name, size_t *ret_n) {
+/* A list of files served by name: each path with its served_name() in
+ * *RET_NAMES; the names must differ. */
+static char **boot_path_list(struct builder *b, const struct sec *s, const char *name, char ***ret_names,
+                             size_t *ret_n) {
         struct parse_ctx *ctx = b->ctx;
         _cleanup_opt_ struct opt o = opt_get(ctx, s, name);
         unsigned n = cfg_size(s->cfg, name);
-        char **v = xcalloc(n + 1, sizeof(char *));
+        char **v = xcalloc(n + 1, sizeof(char *)), **names = xcalloc(n + 1, sizeof(char *));
         size_t k = 0;
         for (unsigned i = 0; i < n; i++) {
                 struct opt item = o;
                 const char *value = cfg_getnstr(s->cfg, name, i);
-                char *r;
+                _cleanup_free_ char *r = NULL, *served = NULL;
+                bool clash = false;
                 item.line = item_line(ctx, s, name, i, o.line);
                 r = check_path(ctx, &item, value, b->p->dir);
-                if (!r)
+                if (!r || !(served = served_name(ctx, &item, value, r)))
                         continue;
-                for (size_t j = 0; j < k; j++) {
-                        const char *b1 = strrchr(v[j], '/'), *b2 = strrchr(r, '/');
-                        if (streq(b1 ? b1 + 1 : v[j], b2 ? b2 + 1 : r)) {
-                                problem_value(&ctx->problems, item.line, item.field, value,
-                                              "has the same base name as another %s of this entry; they are served by name",
-                                              name);
-                                free(r);
-                                r = NULL;
-                                break;
-                        }
+                for (size_t j = 0; j < k && !clash; j++)
+                        clash = streq(names[j], served);
+                if (clash) {
+                        problem_value(&ctx->problems, item.line, item.field, value,
+                                      "has the same base name as another %s of this entry; they are served by name",
+                                      name);
+                        continue;
                 }
-                if (r)
-                        v[k++] = r;
+                v[k] = TAKE_PTR(r);
+                names[k++] = TAKE_PTR(served);
         }
+        *ret_names = names;
         *ret_n = k;
         return v;
+}
+
+/* The kernel of a linux entry, and its served name. */
+static void boot_kernel(struct builder *b, const struct sec *s, struct boot_entry *e) {
+        _cleanup_opt_ struct opt o = opt_get(b->ctx, s, "kernel");
+        e->kernel = boot_path(b, s, "kernel", true, BOOT_LINUX);
+        if (e->kernel && !(e->kernel_name = served_name(b->ctx, &o, o.value, e->kernel))) {
+                free(e->kernel);
+                e->kernel = NULL;
+        }
 }
 
 static char *boot_text(struct builder *b, const struct sec *s, const char *name, enum charset cs, bool empty_ok) {
@@ -1343,8 +1519,8 @@ static void build_boot(struct builder *b, cfg_t *cfg, struct boot_entry *e) {
 
         switch (k) {
         case BOOT_LINUX:
-                e->kernel = boot_path(b, &s, "kernel", true, k);
-                e->initrd = boot_path_list(b, &s, "initrd", &e->n_initrd);
+                boot_kernel(b, &s, e);
+                e->initrd = boot_path_list(b, &s, "initrd", &e->initrd_name, &e->n_initrd);
                 e->cmdline = boot_text(b, &s, "cmdline", CS_CMDLINE, true);
                 break;
         case BOOT_CHAIN: {
@@ -1372,7 +1548,7 @@ static void build_boot(struct builder *b, cfg_t *cfg, struct boot_entry *e) {
                 e->boot_sdi = boot_path(b, &s, "boot_sdi", true, k);
                 e->wim = boot_path(b, &s, "wim", true, k);
                 e->bootmgr = boot_path(b, &s, "bootmgr", false, k);
-                e->inject = boot_path_list(b, &s, "inject", &e->n_inject);
+                e->inject = boot_path_list(b, &s, "inject", &e->inject_name, &e->n_inject);
                 e->args = boot_text(b, &s, "args", CS_CMDLINE, true);
                 break;
         case BOOT_WINDOWS:
@@ -1416,17 +1592,39 @@ static int use_cmp(const void *a, const void *b) {
         return x->order < y->order ? -1 : x->order > y->order;
 }
 
-/* Reports every use of a value that an earlier line already used. */
+/* Orders indexes into a struct uses by key, then by position (the uses
+ * are sorted by line already): the first of a run of equal keys is the
+ * earliest use. qsort_r: the comparison needs the array. */
+static int use_key_cmp(const void *a, const void *b, void *userdata) {
+        const struct use *v = userdata;
+        size_t x = *(const size_t *) a, y = *(const size_t *) b;
+        int c = strcmp(v[x].key, v[y].key);
+        return c ? c : x < y ? -1 : x > y;
+}
+
+/* Reports every use of a value that an earlier line already used, naming
+ * the earliest: sorted, O(n log n). */
 static void uses_check(struct parse_ctx *ctx, struct uses *u) {
+        _cleanup_free_ size_t *by_key = xcalloc(u->n + 1, sizeof(size_t));
+        _cleanup_free_ size_t *first = xcalloc(u->n + 1, sizeof(size_t));
+
         if (u->n > 1)
                 qsort(u->v, u->n, sizeof(*u->v), use_cmp);
         for (size_t i = 0; i < u->n; i++)
-                for (size_t j = 0; j < i; j++)
-                        if (streq(u->v[i].key, u->v[j].key)) {
-                                problem_value(&ctx->problems, u->v[i].line, u->v[i].field, u->v[i].value,
-                                              "is already used by %s on line %u", u->v[j].owner, u->v[j].line);
-                                break;
-                        }
+                by_key[i] = i;
+        if (u->n > 1)
+                qsort_r(by_key, u->n, sizeof(*by_key), use_key_cmp, u->v);
+        for (size_t i = 0, run = 0; i < u->n; i++) {
+                if (i > 0 && !streq(u->v[by_key[i]].key, u->v[by_key[run]].key))
+                        run = i;
+                first[by_key[i]] = by_key[run];
+        }
+        /* in line order, as problems are found */
+        for (size_t i = 0; i < u->n; i++)
+                if (first[i] != i)
+                        problem_value(&ctx->problems, u->v[i].line, u->v[i].field, u->v[i].value,
+                                      "is already used by %s on line %u", u->v[first[i]].owner,
+                                      u->v[first[i]].line);
         for (size_t i = 0; i < u->n; i++) {
                 free(u->v[i].key);
                 free(u->v[i].field);
@@ -1435,18 +1633,28 @@ static void uses_check(struct parse_ctx *ctx, struct uses *u) {
         free(u->v);
 }
 
-static bool boot_exists(const struct profile *p, const char *name) {
-        for (size_t i = 0; i < p->n_boots; i++)
-                if (streq(p->boots[i].name, name))
-                        return true;
-        return false;
+static int name_cmp(const void *a, const void *b) {
+        return strcmp(*(const char *const *) a, *(const char *const *) b);
+}
+
+/* Sorted once, so 10,000 hosts referring to entries cost O(n log n). */
+static void boot_index_build(struct builder *b) {
+        b->boot_index = xcalloc(b->p->n_boots + 1, sizeof(char *));
+        for (size_t i = 0; i < b->p->n_boots; i++)
+                b->boot_index[i] = b->p->boots[i].name;
+        qsort(b->boot_index, b->p->n_boots, sizeof(char *), name_cmp);
+}
+
+static bool boot_exists(const struct builder *b, const char *name) {
+        return bsearch(&name, b->boot_index, b->p->n_boots, sizeof(char *), name_cmp) != NULL;
 }
 
 static void check_boot_ref(struct builder *b, const struct opt *o) {
         char list[512] = "";
-        if (boot_exists(b->p, o->value))
+        if (boot_exists(b, o->value))
                 return;
-        for (size_t i = 0; i < b->p->n_boots; i++) {
+        /* the list is cut at the buffer's end: stop there */
+        for (size_t i = 0; i < b->p->n_boots && strlen(list) + 1 < sizeof(list); i++) {
                 _cleanup_free_ char *name = show(&b->ctx->problems, b->p->boots[i].name);
                 snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", i ? ", " : "", name);
         }
@@ -1561,6 +1769,7 @@ static void build_lists(struct builder *b) {
                 build_boot(b, cfg_getnsec(b->root, "boot", i), &p->boots[p->n_boots++]);
         if (n == 0)
                 problem_add(&ctx->problems, 1, "boot", "no boot entries; add at least one boot \"NAME\" { kind = ... }");
+        boot_index_build(b);
 
         /* menu.default can be checked now */
         {
@@ -1586,6 +1795,8 @@ static void build_lists(struct builder *b) {
 
         uses_check(ctx, &macs);
         uses_check(ctx, &ips);
+        free(b->boot_index);
+        b->boot_index = NULL;
 }
 
 /* "dir of PATH", absolute, symlinks in the directory resolved when it exists. */
@@ -1611,7 +1822,13 @@ int profile_parse(const char *path, const char *buf, char ***errors, struct prof
         int r;
 
         if (!buf) {
-                r = read_file(path, &content, &len);
+                r = read_regular_file(path, MAX_PROFILE_SIZE, &content, &len);
+                if (r == -EINVAL || r == -EFBIG) {
+                        /* "FILE: not a regular file", "FILE: larger than 4 MiB" */
+                        char what[64];
+                        problem_file(&ctx.problems, read_regular_file_error(r, MAX_PROFILE_SIZE, what, sizeof(what)));
+                        goto fail;
+                }
                 if (r < 0) {
                         problem_add(&ctx.problems, 0, "cannot read", "%s", strerror(-r));
                         /* "FILE: cannot read: reason" */
@@ -1636,6 +1853,7 @@ int profile_parse(const char *path, const char *buf, char ***errors, struct prof
         parsing = &ctx;
         r = cfg_parse_buf(cfg, prepared);
         parsing = NULL;
+        detached_return(&ctx);
         if (r != CFG_SUCCESS) {
                 if (ctx.problems.n == 0)
                         problem_add(&ctx.problems, 1, "syntax", "cannot parse the file");
@@ -1691,8 +1909,10 @@ int profile_load(const char *path, struct profile **ret) {
 /* ---- files the profile references ---------------------------------------- */
 
 struct checker {
-        const struct profile *p;
+        struct profile *p;
         struct problems problems;
+        bool missing_ok;        /* render: what does not exist stays as parsed, unchecked */
+        bool global_wimboot_done, env_wimboot_done;
 };
 
 /* The line and the value as written for KEY (a field or a list item). */
@@ -1703,21 +1923,93 @@ static void written(const struct profile *p, const char *key, unsigned fallback,
         *value = f && f->value ? f->value : resolved;
 }
 
+/* Where the absolute PATH led, though it does not exist: its longest
+ * existing prefix resolved, then the rest as written (a ".." after a
+ * missing directory stays: the lookup failed there). */
+static char *path_looked_up(const char *path) {
+        _cleanup_free_ char *head = xstrdup(path);
+        char *slash;
+        while ((slash = strrchr(head, '/'))) {
+                _cleanup_free_ char *real = NULL;
+                *slash = 0;
+                real = realpath(*head ? head : "/", NULL);
+                if (real)
+                        return path_join(real, path + (slash - head) + 1);
+        }
+        return xstrdup(path);
+}
+
+/* The first byte of S that a path value may not contain, or 0. */
+static unsigned char path_bad_char(const char *s) {
+        for (; *s; s++)
+                if (!char_allowed(CS_PATH, *s))
+                        return *s;
+        return 0;
+}
+
+/* Replaces *SLOT by its canonical path. The canonical path goes into the
+ * configs as it is, so it must pass the checks of a written path. Reports
+ * (when REPORT) and returns false when it cannot; with missing_ok a path
+ * that does not exist is left alone, silently. */
+static bool resolve_one(struct checker *c, const char *field, unsigned line, const char *value, char **slot,
+                        bool report) {
+        _cleanup_free_ char *real = realpath(*slot, NULL);
+        unsigned char bad;
+
+        if (!real) {
+                int e = errno;
+                if (c->missing_ok || !report)
+                        return false;
+                if (e == ENOENT || e == ENOTDIR) {
+                        /* with "..", where it led is not obvious: say so
+                         * (unless that is just the value as written) */
+                        _cleanup_free_ char *where = has_dotdot(value) ? path_looked_up(*slot) : NULL;
+                        if (where && (value[0] != '/' || !streq(where, *slot))) {
+                                _cleanup_free_ char *shown = show_n(&c->problems, where, MAX_PATH, true);
+                                problem_value(&c->problems, line, field, value, "(%s) does not exist", shown);
+                        } else
+                                problem_value(&c->problems, line, field, value, "does not exist");
+                }
+                else
+                        problem_value(&c->problems, line, field, value, "cannot be accessed: %s", strerror(e));
+                return false;
+        }
+        bad = path_bad_char(real);
+        if (bad || strlen(real) > MAX_PATH) {
+                _cleanup_free_ char *shown = show_n(&c->problems, real, MAX_PATH, true);
+                _cleanup_free_ char *what = bad ? describe_char(&c->problems, bad) : NULL;
+                if (!report)
+                        ;
+                else if (bad)
+                        problem_value(&c->problems, line, field, value,
+                                      "resolves to '%s', which contains %s (not allowed in a path)", shown, what);
+                else
+                        problem_value(&c->problems, line, field, value, "resolves to a path of %zu characters (at most %d)",
+                                      strlen(real), MAX_PATH);
+                return false;
+        }
+        free(*slot);
+        *slot = TAKE_PTR(real);
+        return true;
+}
+
 enum want { WANT_FILE, WANT_DIR };
 
-static void check_one(struct checker *c, const char *field, const char *key, unsigned fallback,
-                      const char *resolved, enum want want) {
+/* Resolves the path in *SLOT (field FIELD, written at KEY) and checks that
+ * it is what WANT says and readable. REPORT false: the same path was
+ * reported before (a global wimboot shared by entries). */
+static void check_one(struct checker *c, const char *field, const char *key, unsigned fallback, char **slot,
+                      enum want want, bool report) {
         struct stat st;
         unsigned line;
         const char *value;
-        if (!resolved)
+        if (!*slot)
                 return;
-        written(c->p, key, fallback, resolved, &line, &value);
-        if (stat(resolved, &st) < 0) {
-                if (errno == ENOENT || errno == ENOTDIR)
-                        problem_value(&c->problems, line, field, value, "does not exist");
-                else
-                        problem_value(&c->problems, line, field, value, "cannot be accessed: %s", strerror(errno));
+        written(c->p, key, fallback, *slot, &line, &value);
+        if (!resolve_one(c, field, line, value, slot, report) || c->missing_ok || !report)
+                return;
+        if (stat(*slot, &st) < 0) {
+                problem_value(&c->problems, line, field, value, "cannot be accessed: %s", strerror(errno));
                 return;
         }
         if (want == WANT_FILE && !S_ISREG(st.st_mode)) {
@@ -1728,39 +2020,37 @@ static void check_one(struct checker *c, const char *field, const char *key, uns
                 problem_value(&c->problems, line, field, value, "is not a directory");
                 return;
         }
-        if (access(resolved, want == WANT_DIR ? R_OK | X_OK : R_OK) < 0)
+        if (access(*slot, want == WANT_DIR ? R_OK | X_OK : R_OK) < 0)
                 problem_value(&c->problems, line, field, value, "is not readable");
 }
 
-static void check_entry_path(struct checker *c, const struct boot_entry *e, const char *opt,
-                             const char *resolved, enum want want) {
+static void check_entry_path(struct checker *c, const struct boot_entry *e, const char *opt, char **slot,
+                             enum want want) {
         _cleanup_free_ char *key = xasprintf("boot.%s.%s", e->name, opt);
-        check_one(c, key, key, e->line, resolved, want);
+        check_one(c, key, key, e->line, slot, want, true);
 }
 
-static void check_entry_list(struct checker *c, const struct boot_entry *e, const char *opt,
-                             char **v, size_t n) {
+static void check_entry_list(struct checker *c, const struct boot_entry *e, const char *opt, char **v, size_t n) {
         _cleanup_free_ char *field = xasprintf("boot.%s.%s", e->name, opt);
         for (size_t i = 0; i < n; i++) {
                 _cleanup_free_ char *key = xasprintf("%s[%zu]", field, i);
-                check_one(c, field, key, e->line, v[i], WANT_FILE);
+                check_one(c, field, key, e->line, &v[i], WANT_FILE, true);
         }
 }
 
-/* The entry's own wimboot, else the global one (checked once), else the
- * environment's (checked once). */
-static void check_wimboot(struct checker *c, const struct boot_entry *e, bool *global_done, bool *env_done) {
+/* The entry's own wimboot, else the global one, else the environment's:
+ * each entry's copy is resolved, a shared one reported once. */
+static void check_wimboot(struct checker *c, struct boot_entry *e) {
         _cleanup_free_ char *key = xasprintf("boot.%s.wimboot", e->name);
         if (fieldmap_find(profile_fields(c->p), key))
-                check_one(c, key, key, e->line, e->wimboot, WANT_FILE);
+                check_one(c, key, key, e->line, &e->wimboot, WANT_FILE, true);
         else if (fieldmap_find(profile_fields(c->p), "wimboot")) {
-                if (!*global_done)
-                        check_one(c, "wimboot", "wimboot", 1, e->wimboot, WANT_FILE);
-                *global_done = true;
+                check_one(c, "wimboot", "wimboot", 1, &e->wimboot, WANT_FILE, !c->global_wimboot_done);
+                c->global_wimboot_done = true;
         } else {
-                if (!*env_done)
-                        check_one(c, "PXELAB_WIMBOOT", "PXELAB_WIMBOOT", e->line, e->wimboot, WANT_FILE);
-                *env_done = true;
+                check_one(c, "PXELAB_WIMBOOT", "PXELAB_WIMBOOT", e->line, &e->wimboot, WANT_FILE,
+                          !c->env_wimboot_done);
+                c->env_wimboot_done = true;
         }
 }
 
@@ -1785,34 +2075,37 @@ static void check_windows_source(struct checker *c, const struct boot_entry *e) 
         }
 }
 
-int profile_check_files(const struct profile *p, char ***errors) {
+/* Every path the profile references, resolved and (unless missing_ok)
+ * checked; the problems in *ERRORS. */
+static int check_files(struct profile *p, bool missing_ok, char ***errors) {
         const struct profile_private *priv = p->lines;
         /* messages name the profile the way profile_parse() was given it */
-        struct checker c = { .p = p, .problems = { .path = priv ? priv->given_path : p->path } };
-        bool global_done = false, env_done = false;
+        struct checker c = { .p = p, .problems = { .path = priv ? priv->given_path : p->path },
+                             .missing_ok = missing_ok };
 
-        check_one(&c, "templates", "templates", 1, p->templates, WANT_DIR);
+        check_one(&c, "templates", "templates", 1, &p->templates, WANT_DIR, true);
         for (size_t i = 0; i < p->n_boots; i++) {
-                const struct boot_entry *e = &p->boots[i];
+                struct boot_entry *e = &p->boots[i];
                 switch (e->kind) {
                 case BOOT_LINUX:
-                        check_entry_path(&c, e, "kernel", e->kernel, WANT_FILE);
+                        check_entry_path(&c, e, "kernel", &e->kernel, WANT_FILE);
                         check_entry_list(&c, e, "initrd", e->initrd, e->n_initrd);
                         break;
                 case BOOT_WIMBOOT:
-                        check_wimboot(&c, e, &global_done, &env_done);
-                        check_entry_path(&c, e, "bcd", e->bcd, WANT_FILE);
-                        check_entry_path(&c, e, "boot_sdi", e->boot_sdi, WANT_FILE);
-                        check_entry_path(&c, e, "wim", e->wim, WANT_FILE);
-                        check_entry_path(&c, e, "bootmgr", e->bootmgr, WANT_FILE);
+                        check_wimboot(&c, e);
+                        check_entry_path(&c, e, "bcd", &e->bcd, WANT_FILE);
+                        check_entry_path(&c, e, "boot_sdi", &e->boot_sdi, WANT_FILE);
+                        check_entry_path(&c, e, "wim", &e->wim, WANT_FILE);
+                        check_entry_path(&c, e, "bootmgr", &e->bootmgr, WANT_FILE);
                         check_entry_list(&c, e, "inject", e->inject, e->n_inject);
                         break;
                 case BOOT_WINDOWS:
-                        check_wimboot(&c, e, &global_done, &env_done);
-                        check_entry_path(&c, e, "source", e->source, WANT_DIR);
-                        check_windows_source(&c, e);
-                        check_entry_path(&c, e, "unattend", e->unattend, WANT_FILE);
-                        check_entry_path(&c, e, "drivers", e->drivers, WANT_DIR);
+                        check_wimboot(&c, e);
+                        check_entry_path(&c, e, "source", &e->source, WANT_DIR);
+                        if (!missing_ok)
+                                check_windows_source(&c, e);
+                        check_entry_path(&c, e, "unattend", &e->unattend, WANT_FILE);
+                        check_entry_path(&c, e, "drivers", &e->drivers, WANT_DIR);
                         break;
                 default:
                         break;
@@ -1827,7 +2120,15 @@ int profile_check_files(const struct profile *p, char ***errors) {
                 *errors = problems_finish(&c.problems);
         else
                 problems_done(&c.problems);
-        return -ENOENT;
+        return missing_ok ? -EINVAL : -ENOENT;
+}
+
+int profile_check_files(struct profile *p, char ***errors) {
+        return check_files(p, false, errors);
+}
+
+int profile_resolve_paths(struct profile *p, char ***errors) {
+        return check_files(p, true, errors);
 }
 
 unsigned profile_line(const struct profile *p, const char *field) {
@@ -1842,7 +2143,9 @@ static void boot_entry_done(struct boot_entry *e) {
         free(e->name);
         free(e->title);
         free(e->kernel);
+        free(e->kernel_name);
         strv_free(e->initrd);
+        strv_free(e->initrd_name);
         free(e->cmdline);
         free(e->url);
         free(e->wimboot);
@@ -1851,6 +2154,7 @@ static void boot_entry_done(struct boot_entry *e) {
         free(e->wim);
         free(e->bootmgr);
         strv_free(e->inject);
+        strv_free(e->inject_name);
         free(e->args);
         free(e->source);
         free(e->unattend);

@@ -23,9 +23,15 @@ struct boot_entry {
         char *title;                /* defaults to name */
         enum boot_kind kind;
         unsigned line;              /* line of `boot "NAME" {` */
+        /* Paths are absolute; profile_check_files() makes them canonical
+         * (symlinks and ".." resolved: what nginx serves and the units'
+         * sandbox must show). Files are served under their base name as
+         * written (*_name), whatever a symlink points to. */
         /* linux */
-        char *kernel;               /* absolute path */
-        char **initrd;              /* absolute paths; n_initrd of them */
+        char *kernel;
+        char *kernel_name;
+        char **initrd;              /* n_initrd of them */
+        char **initrd_name;
         size_t n_initrd;
         char *cmdline;
         /* chain */
@@ -33,7 +39,8 @@ struct boot_entry {
         /* wimboot (also used by windows for the loader) */
         char *wimboot;              /* absolute path; entry > global > $PXELAB_WIMBOOT */
         char *bcd, *boot_sdi, *wim, *bootmgr;
-        char **inject;
+        char **inject;              /* n_inject of them, each lands in System32 as inject_name[i] */
+        char **inject_name;
         size_t n_inject;
         char *args;
         /* windows */
@@ -61,11 +68,11 @@ struct vm_decl {
 struct profile {
         char *path;                 /* absolute path of the profile file */
         char *dir;                  /* its directory: relative paths resolve here */
-        char *lab;                  /* [a-z0-9-], <= 10 chars */
+        char *lab;                  /* lab_name_valid() (names.h): [a-z0-9-], <= 32 chars */
         char *templates;            /* absolute dir or NULL */
         char *wimboot;              /* global wimboot or NULL */
         struct {
-                char *name;         /* <= 15 chars */
+                char *name;         /* <= 15 chars; default lab_bridge_name() */
                 char *type;         /* linux | ovs */
                 char *address;      /* as written, "10.33.0.1/24" */
                 struct in_addr addr;
@@ -101,7 +108,10 @@ struct profile {
  * problem found, each one line "FILE:LINE: FIELD: message" (FILE as PATH
  * was given; FIELD e.g. "bridge.address", "boot.NAME.kernel", or "syntax"),
  * sorted by line; an unreadable file gives the one line
- * "FILE: cannot read: REASON". On success *ERRORS is NULL.
+ * "FILE: cannot read: REASON", one that is not a regular file (a FIFO,
+ * a device, a directory) "FILE: not a regular file" and one over 4 MiB
+ * "FILE: larger than 4 MiB", both refused unparsed. On success *ERRORS
+ * is NULL.
  * $PXELAB_WIMBOOT is read here (wimboot entries without a wimboot).
  * Not thread-safe: libconfuse's lexer is global state. */
 int profile_parse(const char *path, const char *buf, char ***errors, struct profile **ret);
@@ -109,12 +119,24 @@ int profile_parse(const char *path, const char *buf, char ***errors, struct prof
 /* profile_parse() printing each error to stderr. */
 int profile_load(const char *path, struct profile **ret);
 
-/* Checks that every file the profile references exists, is a regular file
- * (a directory for `source`/`drivers`/`templates`) and is readable, and that
- * a windows `source` has bootmgr, boot/bcd, boot/boot.sdi and
- * sources/boot.wim (any case). Same error format, values quoted as written.
+/* Resolves every file the profile references (boot files, each entry's
+ * wimboot, `templates`, a windows entry's `source` and `drivers`) to its
+ * canonical path, as realpath(3): symlinks and ".." resolved, the path in
+ * the struct replaced. Checks that each exists, that its canonical path
+ * passes the checks of a written path (no space, control character...), that
+ * it is a regular file (a directory for `source`/`drivers`/`templates`) and
+ * readable, and that a windows `source` has bootmgr, boot/bcd,
+ * boot/boot.sdi and sources/boot.wim (any case). Same error format, values
+ * quoted as written; a path with ".." that does not exist also shows where
+ * it led: "'../images/vmlinuz' (/srv/images/vmlinuz) does not exist".
  * Returns 0, or -ENOENT and the problems in *ERRORS. */
-int profile_check_files(const struct profile *p, char ***errors);
+int profile_check_files(struct profile *p, char ***errors);
+
+/* For `render`, which does not need the files: resolves the paths that
+ * exist as profile_check_files() does and leaves the others as parsed.
+ * Returns 0, or -EINVAL and the problems (a canonical path that cannot go
+ * into a config) in *ERRORS. */
+int profile_resolve_paths(struct profile *p, char ***errors);
 
 /* Line where a field was set, e.g. "bridge.address", "boot.rescue.kernel",
  * "boot.rescue.initrd[1]"; a section's own line for "bridge", "boot.rescue";

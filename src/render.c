@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
 #include <sys/stat.h>
@@ -11,6 +12,14 @@
 #include "windows.h"
 
 static const char *const loaders[] = { "undionly.kpxe", "ipxe.efi", "snponly.efi" };
+
+/* Templates come from the profile's own dir too: each is read whole, and a
+ * FIFO or /dev/zero there must not hang or exhaust `up`. The shipped ones
+ * are a few KiB. */
+#define MAX_TEMPLATE_SIZE (1024 * 1024)
+/* The loaders ($PXELAB_IPXE_DIR) are copied through memory; Debian's are
+ * under 1.1 MiB. */
+#define MAX_LOADER_SIZE (16 * 1024 * 1024)
 
 const char *ipxe_dir(void) {
         const char *e = getenv("PXELAB_IPXE_DIR");
@@ -57,7 +66,7 @@ static char *template_path(const struct profile *p, const char *file) {
 static int load_partial(const char *name, char **ret, void *userdata) {
         _cleanup_free_ char *file = xasprintf("%s.mustache", name);
         _cleanup_free_ char *path = template_path(userdata, file);
-        int r = read_file(path, ret, NULL);
+        int r = read_regular_file(path, MAX_TEMPLATE_SIZE, ret, NULL);
         return r == -ENOENT ? -ENOENT : r;
 }
 
@@ -66,9 +75,13 @@ int render_template(const struct profile *p, const char *name, json_t *data, cha
         _cleanup_free_ char *tmpl = NULL, *err = NULL;
         int r;
 
-        r = read_file(path, &tmpl, NULL);
-        if (r < 0)
-                return log_error_errno(r, "Failed to read template '%s'", path);
+        r = read_regular_file(path, MAX_TEMPLATE_SIZE, &tmpl, NULL);
+        if (r < 0) {
+                char what[64];
+                log_error("Failed to read template '%s': %s", path,
+                          read_regular_file_error(r, MAX_TEMPLATE_SIZE, what, sizeof(what)));
+                return r == -EINVAL || r == -EFBIG ? -EINVAL : r;
+        }
         r = mustache_render(tmpl, data, load_partial, (void *) p, ret, &err);
         if (r < 0) {
                 if (err)
@@ -99,22 +112,54 @@ static int render_to(const struct profile *p, const char *tmpl, json_t *data, co
         return write_if_changed(dst, out, mode, changed);
 }
 
+/* The lab's run dir is 0711: the services, which run as nobody after they
+ * start, reach what they serve (http/, tftp/, 0755) by name but cannot list
+ * the dir or read the record, configs and secrets in it (0600). Each
+ * daemon's own dir (pid, temp files, logs) is root's; units.c makes only
+ * that one writable for it. Modes are set on every render, so a tree made by
+ * an older pxelab is tightened too. */
+static const struct {
+        const char *name;
+        mode_t mode;
+} run_subdirs[] = {
+        { "http", 0755 }, { "tftp", 0755 }, { "log", 0700 }, { "nginx", 0700 }, { "dnsmasq", 0700 },
+};
+
+static int make_dir_mode(const char *path, mode_t mode) {
+        int r = mkdir_p(path, mode);
+        if (r >= 0 && chmod(path, mode) < 0)
+                r = -errno;
+        if (r < 0)
+                return log_error_errno(r, "Failed to create '%s'", path);
+        return 0;
+}
+
 static int make_dirs(const char *run_dir, const char *state_dir) {
-        static const char *const sub[] = { "http", "tftp", "log", "nginx" };
         int r;
 
-        r = mkdir_p(run_dir, 0700);
+        r = make_dir_mode(run_dir, 0711);
         if (r < 0)
-                return log_error_errno(r, "Failed to create '%s'", run_dir);
-        r = mkdir_p(state_dir, 0700);
+                return r;
+        r = make_dir_mode(state_dir, 0700);
         if (r < 0)
-                return log_error_errno(r, "Failed to create '%s'", state_dir);
-        for (size_t i = 0; i < ELEMENTSOF(sub); i++) {
-                _cleanup_free_ char *d = path_join(run_dir, sub[i]);
-                r = mkdir_p(d, 0700);
+                return r;
+        for (size_t i = 0; i < ELEMENTSOF(run_subdirs); i++) {
+                _cleanup_free_ char *d = path_join(run_dir, run_subdirs[i].name);
+                r = make_dir_mode(d, run_subdirs[i].mode);
                 if (r < 0)
-                        return log_error_errno(r, "Failed to create '%s'", d);
+                        return r;
         }
+        return 0;
+}
+
+/* dnsmasq may write its lease file and nothing else of the state dir: the
+ * unit's ReadWritePaths= names the file, so it must exist before the start. */
+static int make_lease_file(const char *state_dir) {
+        _cleanup_free_ char *path = path_join(state_dir, "dnsmasq.leases");
+        _cleanup_close_ int fd = open(path, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+
+        if (fd < 0)
+                return log_error_errno(errno, "Failed to create '%s'", path);
         return 0;
 }
 
@@ -122,15 +167,23 @@ static int copy_loaders(const char *run_dir) {
         for (size_t i = 0; i < ELEMENTSOF(loaders); i++) {
                 _cleanup_free_ char *src = path_join(ipxe_dir(), loaders[i]);
                 _cleanup_free_ char *dst = xasprintf("%s/tftp/%s", run_dir, loaders[i]);
+                _cleanup_free_ char *data = NULL;
+                char what[64];
+                size_t len;
                 int r;
 
-                if (files_equal(src, dst))
-                        continue;
-                r = copy_file(src, dst, 0644);
+                r = read_regular_file(src, MAX_LOADER_SIZE, &data, &len);
                 if (r == -ENOENT) {
                         log_error("Failed to find the iPXE loader '%s' (install Debian's 'ipxe' package)", src);
                         return r;
                 }
+                if (r < 0) {
+                        log_error("Failed to read the iPXE loader '%s': %s", src,
+                                  read_regular_file_error(r, MAX_LOADER_SIZE, what, sizeof(what)));
+                        return r;
+                }
+                /* unchanged loaders stay as they are */
+                r = write_file_if_changed(dst, data, len, 0644);
                 if (r < 0)
                         return log_error_errno(r, "Failed to copy '%s' to '%s'", src, dst);
         }
@@ -149,7 +202,7 @@ static int render_scripts(const struct profile *p, json_t *model, const char *ru
 
         r = rm_rf(dir);
         if (r >= 0)
-                r = mkdir_p(dir, 0700);
+                r = mkdir_p(dir, 0755);
         if (r < 0)
                 return log_error_errno(r, "Failed to recreate '%s'", dir);
         json_array_foreach(array, i, e) {
@@ -184,6 +237,9 @@ int render_lab(const struct profile *p, const char *run_dir, const char *state_d
         int r;
 
         r = make_dirs(run_dir, state_dir);
+        if (r < 0)
+                return r;
+        r = make_lease_file(state_dir);
         if (r < 0)
                 return r;
         r = model_build(p, run_dir, state_dir, &model);

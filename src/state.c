@@ -127,9 +127,40 @@ int state_list_labs(char ***ret) {
         return 0;
 }
 
+/* Waiting longer than this is worth saying so, once. */
+#define LOCK_NOTICE_USEC (1000 * 1000ULL)
+
+/* The holder's PID as it wrote it into the lock file; 0 when unknown. */
+static long lock_holder(int fd) {
+        char buf[32];
+        ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+        if (n <= 0)
+                return 0;
+        buf[n] = 0;
+        return strtol(buf, NULL, 10);
+}
+
+/* $PXELAB_LOCK_TIMEOUT (seconds) when set, else DEFAULT_MS. */
+static unsigned long long lock_wait_usec(unsigned default_ms) {
+        const char *e = getenv("PXELAB_LOCK_TIMEOUT");
+        char *end;
+        unsigned long s;
+
+        if (strempty(e))
+                return default_ms * 1000ULL;
+        errno = 0;
+        s = strtoul(e, &end, 10);
+        if (errno || *end || s > 24 * 3600) {
+                log_warn("Ignoring PXELAB_LOCK_TIMEOUT='%s' (not a number of seconds up to 86400)", e);
+                return default_ms * 1000ULL;
+        }
+        return s * 1000000ULL;
+}
+
 int state_lock(unsigned timeout_ms) {
         _cleanup_free_ char *p = path_join(PXELAB_RUN_ROOT, ".lock");
-        unsigned long long deadline = now_usec() + (unsigned long long) timeout_ms * 1000;
+        unsigned long long start = now_usec(), wait = lock_wait_usec(timeout_ms);
+        bool told = false;
         int fd, r;
 
         r = mkdir_p(PXELAB_RUN_ROOT, 0755);
@@ -138,19 +169,43 @@ int state_lock(unsigned timeout_ms) {
         fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
         if (fd < 0)
                 return log_error_errno(errno, "Failed to open lock '%s'", p);
+        /* flock() cannot time out: poll it. 10 ms is well below what any
+         * pxelab command takes, and costs nothing while waiting. */
         for (;;) {
-                if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+                unsigned long long waited;
+                if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
+                        /* who holds it, for those who wait (see above) */
+                        char pid[32];
+                        int n = snprintf(pid, sizeof(pid), "%ld\n", (long) getpid());
+                        if (ftruncate(fd, 0) < 0 || pwrite(fd, pid, n, 0) != n)
+                                log_debug("Failed to write the PID into '%s'", p);
                         return fd;
+                }
                 if (errno != EWOULDBLOCK) {
                         r = log_error_errno(errno, "Failed to lock '%s'", p);
                         break;
                 }
-                if (now_usec() >= deadline) {
-                        log_error("Another pxelab command is running (lock '%s' is held)", p);
+                waited = now_usec() - start;
+                if (waited >= wait) {
+                        long holder = lock_holder(fd);
+                        if (holder > 0)
+                                log_error("Another pxelab (PID %ld) is still running after %llu s (lock '%s' is held); "
+                                          "try again when it has finished", holder, wait / 1000000, p);
+                        else
+                                log_error("Another pxelab is still running after %llu s (lock '%s' is held); "
+                                          "try again when it has finished", wait / 1000000, p);
                         r = -EBUSY;
                         break;
                 }
-                nanosleep(&(struct timespec) { .tv_nsec = 20 * 1000 * 1000 }, NULL);
+                if (!told && waited >= LOCK_NOTICE_USEC) {
+                        long holder = lock_holder(fd);
+                        if (holder > 0)
+                                log_warn("Waiting for another pxelab (PID %ld) to finish…", holder);
+                        else
+                                log_warn("Waiting for another pxelab to finish…");
+                        told = true;
+                }
+                nanosleep(&(struct timespec) { .tv_nsec = 10 * 1000 * 1000 }, NULL);
         }
         close(fd);
         return r;

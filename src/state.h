@@ -23,7 +23,15 @@ int state_remove_leftover(const char *lab);
 /* Names of all labs with a state record, sorted. */
 int state_list_labs(char ***ret);
 
-/* A global lock so two pxelab processes never interleave changes.
- * Blocks up to TIMEOUT_MS; returns an fd to pass to state_unlock(). */
+/* How long a command waits for another to finish by default: an `up` may
+ * wait up to a minute for each unit's start job, so five minutes. */
+#define STATE_LOCK_WAIT_MS (300 * 1000)
+
+/* A global lock (/run/pxelab/.lock) so two pxelab processes never
+ * interleave changes. Waits for it up to TIMEOUT_MS, or
+ * $PXELAB_LOCK_TIMEOUT seconds when set, saying once on stderr after a
+ * second "Waiting for another pxelab (PID N) to finish…"; then -EBUSY,
+ * logged. The holder's PID is in the file. Returns an fd to pass to
+ * state_unlock(). */
 int state_lock(unsigned timeout_ms);
 void state_unlock(int fd);

@@ -39,13 +39,24 @@ struct unit_spec {
         uint64_t capabilities;          /* CapabilityBoundingSet=, a mask of 1ULL << CAP_*;
                                          * 0 is the empty set */
         bool private_network;           /* PrivateNetwork= */
+        bool private_devices;           /* PrivateDevices=: a /dev without hardware */
+        char **device_allow;            /* DevicePolicy=closed plus these DeviceAllow=
+                                         * entries ("/dev/kvm rw"); NULL: no policy */
+        char **syscall_filter;          /* SystemCallFilter= allow-list ("@system-service");
+                                         * NULL: none */
+        char **address_families;        /* RestrictAddressFamilies= ("AF_INET"...); NULL: any */
+        bool memory_deny_write_execute; /* MemoryDenyWriteExecute= (not for a JIT like TCG) */
         const char *working_directory;  /* may be NULL */
         char **environment;             /* "KEY=VALUE"..., may be NULL */
+        bool quiet_exit;                /* a service that does not stay up (see
+                                         * units_start) gives -ECHILD, nothing
+                                         * logged: the caller tries otherwise */
 };
 /* Always set on top of the spec: Restart=on-failure (RestartSec=200ms),
  * ProtectSystem=strict, ProtectHome=yes, PrivateTmp=yes, NoNewPrivileges=yes,
  * ProtectControlGroups, ProtectKernelModules, ProtectKernelTunables,
- * ProtectKernelLogs, ProtectHostname, RestrictSUIDSGID,
+ * ProtectKernelLogs, ProtectHostname, ProtectClock, ProtectProc=invisible,
+ * RestrictSUIDSGID, RestrictNamespaces, SystemCallArchitectures=native,
  * LockPersonality, RestrictRealtime, output to the journal, KillMode=mixed,
  * TimeoutStartSec=30s, TimeoutStopSec=5s. Failed units are not garbage
  * collected (CollectMode stays "inactive"), so they can be inspected. */

@@ -1,10 +1,13 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <strings.h>
+#include <linux/openat2.h>
+#include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 
@@ -54,7 +57,7 @@ void *xrealloc(void *p, size_t size) {
 
 char *path_join(const char *a, const char *b) {
         size_t la = strlen(a);
-        while (la > 1 && a[la - 1] == '/')
+        while (la > 0 && a[la - 1] == '/')
                 la--;
         while (*b == '/')
                 b++;
@@ -76,17 +79,77 @@ int mkdir_p(const char *path, mode_t mode) {
         return 0;
 }
 
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
-        return remove(path) < 0 && errno != ENOENT ? -1 : 0;
+/* openat2(2) has no glibc wrapper in Debian 12. */
+static int openat2_nosym(int dfd, const char *path, int flags) {
+        struct open_how how = { .flags = flags | O_CLOEXEC, .resolve = RESOLVE_NO_SYMLINKS };
+        return syscall(SYS_openat2, dfd, path, &how, sizeof(how));
+}
+
+int open_dir_nofollow(const char *path) {
+        int fd = openat2_nosym(AT_FDCWD, path, O_RDONLY | O_DIRECTORY);
+        return fd < 0 ? -errno : fd;
+}
+
+/* The directory holding PATH, opened without following a symlink anywhere
+ * in PATH; *ret_base points into PATH at the last component. */
+static int open_parent(const char *path, const char **ret_base) {
+        const char *slash = strrchr(path, '/');
+        _cleanup_free_ char *dir = NULL;
+
+        if (!slash) {
+                *ret_base = path;
+                return open_dir_nofollow(".");
+        }
+        *ret_base = slash + 1;
+        if (!slash[1])
+                return -EISDIR;
+        dir = slash == path ? xstrdup("/") : strndup(path, slash - path);
+        if (!dir)
+                abort();
+        return open_dir_nofollow(dir);
+}
+
+/* Removes NAME below DFD: a symlink is removed as a link, a directory is
+ * entered by fd (O_NOFOLLOW), so nothing outside the tree is ever touched. */
+static int rm_at(int dfd, const char *name, int depth) {
+        struct stat st;
+        DIR *d;
+        int fd, r = 0;
+
+        if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+                return errno == ENOENT ? 0 : -errno;
+        if (!S_ISDIR(st.st_mode))
+                return unlinkat(dfd, name, 0) < 0 && errno != ENOENT ? -errno : 0;
+        if (depth > 64)
+                return -ELOOP;
+        fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        d = fdopendir(fd);
+        if (!d) {
+                r = -errno;
+                close(fd);
+                return r;
+        }
+        for (struct dirent *de; r == 0 && (de = readdir(d));)
+                if (!streq(de->d_name, ".") && !streq(de->d_name, ".."))
+                        r = rm_at(dirfd(d), de->d_name, depth + 1);
+        closedir(d);
+        if (r == 0 && unlinkat(dfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
+                r = -errno;
+        return r;
 }
 
 int rm_rf(const char *path) {
-        struct stat st;
-        if (lstat(path, &st) < 0)
-                return errno == ENOENT ? 0 : -errno;
-        if (nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT) < 0)
-                return -errno;
-        return 0;
+        _cleanup_close_ int pfd = -1;
+        const char *base;
+
+        pfd = open_parent(path, &base);
+        if (pfd == -ENOENT)
+                return 0;
+        if (pfd < 0)
+                return pfd;
+        return rm_at(pfd, base, 0);
 }
 
 /* The entry of DIR named NAME, ignoring case; an exact match wins. */
@@ -130,19 +193,22 @@ int path_lookup_ci(const char *dir, const char *relpath, char **ret) {
         return 0;
 }
 
-int read_file(const char *path, char **ret, size_t *ret_len) {
-        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+/* Reads FD to its end into a NUL-terminated buffer; -EFBIG once it holds
+ * more than MAX bytes (never reading more than MAX + 1). */
+static int read_fd(int fd, size_t max, char **ret, size_t *ret_len) {
         char *buf = NULL;
         size_t len = 0, cap = 0;
-        if (fd < 0)
-                return -errno;
         for (;;) {
+                size_t want;
                 ssize_t n;
                 if (cap - len < 4096) {
                         cap = cap ? cap * 2 : 8192;
                         buf = xrealloc(buf, cap);
                 }
-                n = read(fd, buf + len, cap - len - 1);
+                want = cap - len - 1;
+                if (max != (size_t) -1 && want > max + 1 - len)
+                        want = max + 1 - len;
+                n = read(fd, buf + len, want);
                 if (n < 0) {
                         if (errno == EINTR)
                                 continue;
@@ -153,14 +219,60 @@ int read_file(const char *path, char **ret, size_t *ret_len) {
                 if (n == 0)
                         break;
                 len += n;
+                if (len > max) {
+                        free(buf);
+                        return -EFBIG;
+                }
         }
-        if (!buf)
-                buf = xcalloc(1, 1);
         buf[len] = 0;
         *ret = buf;
         if (ret_len)
                 *ret_len = len;
         return 0;
+}
+
+int read_file(const char *path, char **ret, size_t *ret_len) {
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        return read_fd(fd, (size_t) -1, ret, ret_len);
+}
+
+int read_regular_file(const char *path, size_t max, char **ret, size_t *ret_len) {
+        _cleanup_close_ int fd = -1;
+        struct stat st;
+
+        /* Refused before opening: opening a device can have effects of its
+         * own, and a FIFO blocks open() until a writer comes. */
+        if (stat(path, &st) < 0)
+                return -errno;
+        if (!S_ISREG(st.st_mode))
+                return -EINVAL;
+        /* O_NONBLOCK: if it became a FIFO since, open() still returns at once */
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+        if (fd < 0)
+                return -errno;
+        if (fstat(fd, &st) < 0)
+                return -errno;
+        if (!S_ISREG(st.st_mode))
+                return -EINVAL;
+        if ((unsigned long long) st.st_size > max)
+                return -EFBIG;
+        /* a file that grows while we read is cut off at MAX + 1 bytes */
+        return read_fd(fd, max, ret, ret_len);
+}
+
+const char *read_regular_file_error(int r, size_t max, char *buf, size_t n) {
+        if (r == -EINVAL)
+                return "not a regular file";
+        if (r == -EFBIG) {
+                if (max % (1024 * 1024) == 0)
+                        snprintf(buf, n, "larger than %zu MiB", max / (1024 * 1024));
+                else
+                        snprintf(buf, n, "larger than %zu bytes", max);
+                return buf;
+        }
+        return strerror(-r);
 }
 
 static int write_all(int fd, const char *data, size_t len) {
@@ -177,10 +289,21 @@ static int write_all(int fd, const char *data, size_t len) {
         return 0;
 }
 
-int write_file_atomic(const char *path, const char *data, size_t len, mode_t mode) {
-        _cleanup_free_ char *tmp = xasprintf("%s.tmp.%d", path, (int) getpid());
+/* "NAME.tmp.<16 random hex digits>": nobody can plant a file there in advance. */
+static char *temp_name(const char *base) {
+        uint64_t rnd;
+        if (getrandom(&rnd, sizeof(rnd), 0) != sizeof(rnd))
+                rnd = now_usec() ^ ((uint64_t) getpid() << 32);
+        return xasprintf("%s.tmp.%016llx", base, (unsigned long long) rnd);
+}
+
+/* Writes DATA into a new temp file beside BASE in PFD, then renames it over
+ * BASE (a symlink there is replaced, never followed). */
+static int write_at_atomic(int pfd, const char *base, const char *data, size_t len, mode_t mode) {
+        _cleanup_free_ char *tmp = temp_name(base);
         int fd, r;
-        fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+
+        fd = openat(pfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
         if (fd < 0)
                 return -errno;
         r = write_all(fd, data, len);
@@ -188,21 +311,55 @@ int write_file_atomic(const char *path, const char *data, size_t len, mode_t mod
                 r = -errno;
         if (close(fd) < 0 && r == 0)
                 r = -errno;
-        if (r == 0 && rename(tmp, path) < 0)
+        if (r == 0 && renameat(pfd, tmp, pfd, base) < 0)
                 r = -errno;
         if (r < 0)
-                unlink(tmp);
+                (void) unlinkat(pfd, tmp, 0);
         return r;
 }
 
+int write_file_atomic(const char *path, const char *data, size_t len, mode_t mode) {
+        _cleanup_close_ int pfd = -1;
+        const char *base;
+
+        pfd = open_parent(path, &base);
+        if (pfd < 0)
+                return pfd;
+        return write_at_atomic(pfd, base, data, len, mode);
+}
+
+/* True when BASE in PFD is a regular file (not a symlink) holding exactly
+ * DATA; its mode is then set to MODE through the open file. */
+static bool same_content_at(int pfd, const char *base, const char *data, size_t len, mode_t mode) {
+        _cleanup_close_ int fd = openat(pfd, base, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+        struct stat st;
+        char buf[65536];
+        size_t off = 0;
+
+        if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (size_t) st.st_size != len)
+                return false;
+        while (off < len) {
+                ssize_t n = read(fd, buf, sizeof(buf));
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0 || (size_t) n > len - off || memcmp(buf, data + off, n) != 0)
+                        return false;
+                off += n;
+        }
+        return fchmod(fd, mode) == 0;
+}
+
 int write_file_if_changed(const char *path, const char *data, size_t len, mode_t mode) {
-        _cleanup_free_ char *old = NULL;
-        size_t oldlen;
+        _cleanup_close_ int pfd = -1;
+        const char *base;
         int r;
 
-        if (read_file(path, &old, &oldlen) == 0 && oldlen == len && memcmp(old, data, len) == 0)
-                return chmod(path, mode) < 0 ? -errno : 0;
-        r = write_file_atomic(path, data, len, mode);
+        pfd = open_parent(path, &base);
+        if (pfd < 0)
+                return pfd;
+        if (same_content_at(pfd, base, data, len, mode))
+                return 0;
+        r = write_at_atomic(pfd, base, data, len, mode);
         return r < 0 ? r : 1;
 }
 

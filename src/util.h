@@ -40,8 +40,13 @@ char *path_join(const char *a, const char *b);   /* "a/b", tolerant of slashes *
 
 /* Creates DIR and its parents with MODE; existing directories are fine. */
 int mkdir_p(const char *path, mode_t mode);
-/* Removes a tree; a missing path is success. */
+/* Removes a tree; a missing path is success. No symlink is followed: not in
+ * PATH's directories (-ELOOP) and not inside the tree (links are removed as
+ * links), so a planted link can never make it delete outside the tree. */
 int rm_rf(const char *path);
+/* Opens directory PATH (O_RDONLY|O_DIRECTORY) refusing a symlink in any of
+ * its components (-ELOOP). */
+int open_dir_nofollow(const char *path);
 
 /* Finds RELPATH ("boot/bcd") below DIR matching each component
  * case-insensitively (an exact match wins); *ret is the path as it exists.
@@ -50,7 +55,18 @@ int path_lookup_ci(const char *dir, const char *relpath, char **ret);
 
 /* Reads a whole file into a NUL-terminated buffer. */
 int read_file(const char *path, char **ret, size_t *ret_len);
-/* Writes atomically (temp file + rename) with MODE. */
+/* The same for a file the user names: PATH (symlinks followed) must be a
+ * regular file of at most MAX bytes. Never blocks on a FIFO, never opens a
+ * device, never reads more than MAX + 1 bytes. -EINVAL: not a regular
+ * file; -EFBIG: larger than MAX; else open()/read()'s errno. */
+int read_regular_file(const char *path, size_t max, char **ret, size_t *ret_len);
+/* What read_regular_file()'s R means, for a one-line error: "not a regular
+ * file", "larger than 4 MiB" (in BUF), or strerror(). */
+const char *read_regular_file_error(int r, size_t max, char *buf, size_t n);
+/* Writes atomically with MODE: a temp file of a random name beside PATH,
+ * created O_EXCL|O_NOFOLLOW, renamed over PATH (a symlink at PATH is
+ * replaced, not followed). A symlink among PATH's directories is refused
+ * (-ELOOP): root never writes through a link someone else planted. */
 int write_file_atomic(const char *path, const char *data, size_t len, mode_t mode);
 /* Writes atomically unless PATH already holds exactly DATA (then only its
  * mode is set to MODE). Returns 1 when written, 0 when unchanged. */

@@ -3,26 +3,23 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/capability.h>
-#include <linux/kvm.h>
 #include <netinet/in.h>
 #include <stdint.h>
-#include <sys/ioctl.h>
-#include <sys/mman.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 
+#include "accel.h"
 #include "bridge.h"
 #include "fault.h"
 #include "lab.h"
 #include "labbridge.h"
 #include "log.h"
+#include "names.h"
 #include "state.h"
 #include "units.h"
 #include "util.h"
 #include "vm.h"
 
 #define VM_NAME_MAX 32
-#define TAP_NAME_MAX 15
 
 /* ---- names and values -------------------------------------------------- */
 
@@ -116,22 +113,6 @@ static const char *disk_format(const char *path) {
         return len > 6 && streq(path + len - 6, ".qcow2") ? "qcow2" : "raw";
 }
 
-static char *find_qemu(void) {
-        const char *env = getenv("PXELAB_QEMU"), *path = getenv("PATH");
-        _cleanup_free_ char *dirs = xstrdup(path ? path : "/usr/bin:/bin");
-        char *save = NULL;
-
-        if (!strempty(env))
-                return xstrdup(env);
-        for (char *d = strtok_r(dirs, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
-                char *p = path_join(d, "qemu-system-x86_64");
-                if (d[0] == '/' && access(p, X_OK) == 0)
-                        return p;
-                free(p);
-        }
-        return xstrdup("/usr/bin/qemu-system-x86_64");
-}
-
 /* ---- the QEMU command line --------------------------------------------- */
 
 struct strv_builder {
@@ -161,14 +142,14 @@ int vm_build_argv(const struct vm_config *c, char ***ret) {
         log = vm_log_path(c);
         disk = vm_disk_path(c);
 
-        push(&b, find_qemu());
+        push(&b, qemu_binary());
         push2(&b, "-name", xasprintf("pxelab-%s-%s", c->lab, c->name));
         /* graphics=off makes SeaBIOS mirror the text screen (its own and the
          * iPXE ROM's messages) to the serial port: the log shows the boot. */
         push2(&b, "-machine", xasprintf("%s%s", uefi ? "q35" : "pc", c->vnc >= 0 ? "" : ",graphics=off"));
         push2(&b, "-accel", xstrdup(c->kvm ? "kvm" : "tcg"));
         if (c->kvm)
-                push2(&b, "-cpu", xstrdup("host"));
+                push2(&b, "-cpu", xstrdup(ACCEL_KVM_CPU));
         push2(&b, "-smp", xstrdup("1"));
         push2(&b, "-m", xasprintf("%ld", c->memory));
         /* Only the devices asked for: no default NIC, VGA, floppy or monitor. */
@@ -203,90 +184,6 @@ int vm_build_argv(const struct vm_config *c, char ***ret) {
         }
         *ret = b.v;
         return 0;
-}
-
-/* ---- KVM probe ---------------------------------------------------------- */
-
-/* Real-mode guest: store a word, spin 65535 times, write port 0x10, halt.
- * On working KVM this takes well under a millisecond; where /dev/kvm exists
- * but instructions are emulated one by one (nested setups without
- * hardware support) it takes hundreds of ms and real guests never boot. */
-static const uint8_t kvm_probe_code[] = {
-        0xb8, 0x34, 0x12,       /* mov ax, 0x1234 */
-        0xa3, 0x00, 0x20,       /* mov [0x2000], ax */
-        0xb9, 0xff, 0xff,       /* mov cx, 0xffff */
-        0xe2, 0xfe,             /* loop $ */
-        0xe6, 0x10,             /* out 0x10, al */
-        0xf4,                   /* hlt */
-};
-#define KVM_PROBE_BUDGET_USEC 50000ULL
-
-static bool kvm_probe(void) {
-        _cleanup_close_ int kvm = -1, vmfd = -1, cpu = -1;
-        struct kvm_userspace_memory_region region = { .slot = 0, .guest_phys_addr = 0x1000, .memory_size = 0x2000 };
-        struct kvm_sregs sregs;
-        struct kvm_regs regs = { .rip = 0x1000, .rflags = 0x2 };
-        struct kvm_run *run;
-        unsigned long long t;
-        uint8_t *mem;
-        int size;
-
-        kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-        if (kvm < 0 || ioctl(kvm, KVM_GET_API_VERSION, 0) != KVM_API_VERSION)
-                return false;
-        vmfd = ioctl(kvm, KVM_CREATE_VM, 0UL);
-        if (vmfd < 0)
-                return false;
-        mem = mmap(NULL, region.memory_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-        if (mem == MAP_FAILED)
-                return false;
-        memcpy(mem, kvm_probe_code, sizeof(kvm_probe_code));
-        region.userspace_addr = (uintptr_t) mem;
-        if (ioctl(vmfd, KVM_SET_USER_MEMORY_REGION, &region) < 0)
-                return false;
-        /* Intel without unrestricted guest needs it for real mode; harmless elsewhere. */
-        (void) ioctl(vmfd, KVM_SET_TSS_ADDR, 0xfffbd000UL);
-        cpu = ioctl(vmfd, KVM_CREATE_VCPU, 0UL);
-        if (cpu < 0)
-                return false;
-        size = ioctl(kvm, KVM_GET_VCPU_MMAP_SIZE, 0);
-        if (size <= 0)
-                return false;
-        run = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, cpu, 0);
-        if (run == MAP_FAILED)
-                return false;
-        if (ioctl(cpu, KVM_GET_SREGS, &sregs) < 0)
-                return false;
-        sregs.cs.base = sregs.ds.base = 0;
-        sregs.cs.selector = sregs.ds.selector = 0;
-        if (ioctl(cpu, KVM_SET_SREGS, &sregs) < 0 || ioctl(cpu, KVM_SET_REGS, &regs) < 0)
-                return false;
-        t = now_usec();
-        if (ioctl(cpu, KVM_RUN, 0) < 0 || run->exit_reason != KVM_EXIT_IO || run->io.port != 0x10)
-                return false;
-        if (now_usec() - t > KVM_PROBE_BUDGET_USEC || mem[0x1000] != 0x34 || mem[0x1001] != 0x12)
-                return false;
-        return ioctl(cpu, KVM_RUN, 0) == 0 && run->exit_reason == KVM_EXIT_HLT;
-}
-
-int kvm_usable(void) {
-        int status;
-        pid_t pid;
-
-        if (access("/dev/kvm", R_OK | W_OK) < 0)
-                return 0;
-        /* In a child with a deadline: a broken KVM may also hang in KVM_RUN. */
-        pid = fork();
-        if (pid < 0)
-                return 0;
-        if (pid == 0) {
-                alarm(2);
-                _exit(kvm_probe() ? 0 : 1);
-        }
-        while (waitpid(pid, &status, 0) < 0)
-                if (errno != EINTR)
-                        return 0;
-        return WIFEXITED(status) && WEXITSTATUS(status) == 0;
 }
 
 /* ---- files --------------------------------------------------------------- */
@@ -352,12 +249,12 @@ static bool vms_use(json_t *vms, const char *key, const char *value, const char 
         return false;
 }
 
-/* "pxt-LAB-N", the lab name shortened so that it fits IFNAMSIZ; a name some
- * other link already has (another lab's tap) is skipped. */
+/* lab_tap_name() "pxt-LAB-N" (shortened to 15 characters for a long lab
+ * name) with the first N that no VM of the lab and no other link (another
+ * lab's tap) uses. */
 static int pick_tap(const char *lab, json_t *vms, char **ret) {
         for (unsigned n = 0; n < 100; n++) {
-                int len = TAP_NAME_MAX - 5 - (n >= 10 ? 2 : 1);
-                _cleanup_free_ char *tap = xasprintf("pxt-%.*s-%u", len, lab, n);
+                _cleanup_free_ char *tap = lab_tap_name(lab, n);
                 int r;
                 if (vms_use(vms, "tap", tap, NULL))
                         continue;
@@ -546,16 +443,115 @@ static void start_rollback(sd_bus *bus, const char *lab, json_t *st, const char 
         (void) state_save(lab, st);
 }
 
-int vm_start(sd_bus *bus, const char *lab, json_t *st, const struct vm_request *req, bool *ret_usage,
-             bool *ret_kvm, char **ret_name) {
-        json_t *vms = vms_of(st, true), *rec = NULL;
-        _cleanup_free_ char *name = NULL, *slice = lab_slice_name(lab), *description = NULL;
+/* QEMU's sandbox on top of units.c's. No MemoryDenyWriteExecute (TCG is a
+ * JIT) and no SystemCallFilter=@system-service: QEMU was killed by SIGSYS
+ * under it, measured here. */
+static char *vm_devices[] = { "/dev/kvm rw", "/dev/net/tun rw", NULL };
+static char *vm_families[] = { "AF_UNIX", "AF_INET", "AF_INET6", NULL };
+
+/* Builds C's command line and starts its unit. QUIET_EXIT: a QEMU that
+ * ends at once is returned as -ECHILD without logging (the caller tries
+ * again under TCG). */
+static int start_unit(sd_bus *bus, const char *lab, const struct vm_config *c, json_t *rec, bool quiet_exit) {
+        _cleanup_free_ char *slice = lab_slice_name(lab), *description = NULL;
         _cleanup_strv_free_ char **argv = NULL;
-        struct vm_request eff;
-        const char *disk;
-        struct vm_config c;
         char *rw[4] = {}, *hidden_rw[2] = {};
-        bool usage = false, kvm;
+        const char *disk;
+        int r;
+
+        r = vm_build_argv(c, &argv);
+        if (r < 0)
+                return log_error_errno(r, "Failed to build the command line of VM '%s'", c->name);
+        /* QEMU may write its log, its own dir and the disk image only. */
+        rw[0] = (char *) c->run_dir;
+        rw[1] = (char *) c->vm_dir;
+        disk = rec_str(rec, "disk");
+        /* An image where the sandbox hides it (/tmp, homes) is bound in. */
+        if (disk && !vm_disk_is_size(disk) && units_path_hidden(disk))
+                hidden_rw[0] = (char *) disk;
+        else if (disk && !vm_disk_is_size(disk))
+                rw[2] = (char *) disk;
+        description = xasprintf("pxelab VM %s of lab %s (%s)", c->name, lab, c->firmware);
+        return units_start(bus, &(struct unit_spec) {
+                .name = rec_str(rec, "unit"),
+                .slice = slice,
+                .description = description,
+                .argv = argv,
+                .type = "simple",
+                .restart = "no",
+                .read_write_paths = rw,
+                .hidden_rw_paths = hidden_rw,
+                /* It opens the tap by name (TUNSETIFF); nothing else. */
+                .capabilities = 1ULL << CAP_NET_ADMIN,
+                /* Of the host's devices only the accelerator and the tap. */
+                .device_allow = vm_devices,
+                .address_families = vm_families,
+                .quiet_exit = quiet_exit,
+        });
+}
+
+/* Whether UNIT, started at SINCE (now_usec()), ended within its first
+ * ACCEL_KVM_WATCH_MS: 1 (with systemd's Result, or "exited", in *RET_HOW), 0
+ * when it is still running then. A network-booting guest can't power off
+ * that soon, so any end counts (a guest reset ends QEMU too: -no-reboot). */
+static int ended_early(sd_bus *bus, const char *unit, unsigned long long since, char **ret_how) {
+        for (;;) {
+                struct unit_status us = {};
+                bool running;
+                int r = units_status(bus, unit, &us);
+
+                if (r < 0)
+                        return r;
+                running = us.loaded && !streq(us.active_state, "failed") && !streq(us.active_state, "inactive");
+                if (!running) {
+                        *ret_how = xstrdup(!strempty(us.result) && !streq(us.result, "success") ? us.result : "exited");
+                        unit_status_done(&us);
+                        return 1;
+                }
+                unit_status_done(&us);
+                if (now_usec() - since >= ACCEL_KVM_WATCH_MS * 1000ULL)
+                        return 0;
+                usleep(100 * 1000);
+        }
+}
+
+/* KVM passed the probe but the VM died under it at once: record TCG (the
+ * lab's record first, then the cache, so later VMs don't try again) and
+ * start it again under TCG, saying so in one line. */
+static int restart_under_tcg(sd_bus *bus, const char *lab, json_t *st, struct vm_config *c, json_t *rec,
+                             const char *how, struct accel_choice *accel) {
+        _cleanup_free_ char *qemu = qemu_binary(), *log = vm_log_path(c);
+        int r;
+
+        json_object_set_new(rec, "accel", json_string("tcg"));
+        r = state_save(lab, st);
+        if (r < 0)
+                return r;
+        c->kvm = false;
+        /* The console shows this boot only. */
+        (void) truncate(log, 0);
+        r = start_unit(bus, lab, c, rec, false);
+        if (r < 0)
+                return r;
+        *accel = (struct accel_choice) { .kvm = false, .fallback = true };
+        snprintf(accel->reason, sizeof(accel->reason), "a VM ended within %d s under -accel kvm -cpu %s (%s)",
+                 ACCEL_KVM_WATCH_MS / 1000, ACCEL_KVM_CPU, how);
+        accel_record_tcg(qemu, accel->reason);
+        snprintf(accel->reason, sizeof(accel->reason), "VM '%s' ended within %d s under KVM (%s); started it again under TCG",
+                 c->name, ACCEL_KVM_WATCH_MS / 1000, how);
+        log_warn("%s", accel->reason);
+        return 0;
+}
+
+int vm_start(sd_bus *bus, const char *lab, json_t *st, const struct vm_request *req, bool *ret_usage,
+             struct accel_choice *ret_accel, char **ret_name) {
+        json_t *vms = vms_of(st, true), *rec = NULL;
+        _cleanup_free_ char *name = NULL, *qemu = NULL, *how = NULL;
+        struct accel_choice accel;
+        struct vm_request eff;
+        struct vm_config c;
+        unsigned long long since;
+        bool usage = false, watch;
         int r;
 
         if (ret_usage)
@@ -587,8 +583,14 @@ int vm_start(sd_bus *bus, const char *lab, json_t *st, const struct vm_request *
                 if (!eff.vnc)
                         eff.vnc = rec_str(rec, "vnc") != NULL;
         }
-        kvm = kvm_usable() > 0;
-        r = make_record(lab, st, vms, &eff, name, kvm, &usage, &rec);
+        qemu = qemu_binary();
+        r = accel_choose(qemu, &accel);
+        if (r < 0) {
+                if (ret_usage)
+                        *ret_usage = true;
+                return r;
+        }
+        r = make_record(lab, st, vms, &eff, name, accel.kvm, &usage, &rec);
         if (r < 0) {
                 if (ret_usage)
                         *ret_usage = usage;
@@ -613,39 +615,24 @@ int vm_start(sd_bus *bus, const char *lab, json_t *st, const struct vm_request *
         if (r < 0)
                 goto fail;
         fault_point("vm-attached");
-        r = vm_build_argv(&c, &argv);
-        if (r < 0) {
-                log_error_errno(r, "Failed to build the command line of VM '%s'", name);
-                goto fail;
+        /* KVM that passed the probe may still fail a real VM: watch it. A
+         * forced choice is what the user asked for, failure included. */
+        watch = accel.kvm && !accel.forced;
+        since = now_usec();
+        r = start_unit(bus, lab, &c, rec, watch);
+        if (watch && (r >= 0 || r == -ECHILD)) {
+                int e = ended_early(bus, rec_str(rec, "unit"), since, &how);
+                if (e > 0)
+                        r = restart_under_tcg(bus, lab, st, &c, rec, how, &accel);
+                else if (e == 0 && r == -ECHILD)
+                        log_error("Failed to start unit '%s': it did not stay up", rec_str(rec, "unit"));
         }
-        /* QEMU may write its log, its own dir and the disk image only. */
-        rw[0] = (char *) c.run_dir;
-        rw[1] = (char *) c.vm_dir;
-        disk = rec_str(rec, "disk");
-        /* An image where the sandbox hides it (/tmp, homes) is bound in. */
-        if (disk && !vm_disk_is_size(disk) && units_path_hidden(disk))
-                hidden_rw[0] = (char *) disk;
-        else if (disk && !vm_disk_is_size(disk))
-                rw[2] = (char *) disk;
-        description = xasprintf("pxelab VM %s of lab %s (%s)", name, lab, c.firmware);
-        r = units_start(bus, &(struct unit_spec) {
-                .name = rec_str(rec, "unit"),
-                .slice = slice,
-                .description = description,
-                .argv = argv,
-                .type = "simple",
-                .restart = "no",
-                .read_write_paths = rw,
-                .hidden_rw_paths = hidden_rw,
-                /* It opens the tap by name (TUNSETIFF); nothing else. */
-                .capabilities = 1ULL << CAP_NET_ADMIN,
-        });
         if (r < 0) {
                 start_rollback(bus, lab, st, name, rec, true);
                 return r;
         }
-        if (ret_kvm)
-                *ret_kvm = kvm;
+        if (ret_accel)
+                *ret_accel = accel;
         if (ret_name)
                 *ret_name = TAKE_PTR(name);
         return 0;

@@ -1,11 +1,12 @@
-/* Virtual machines on a lab's bridge: QEMU command lines, per-VM files, the
- * KVM probe, and starting/stopping VMs as transient units of the lab.
+/* Virtual machines on a lab's bridge: QEMU command lines, per-VM files, and
+ * starting/stopping VMs as transient units of the lab (the accelerator
+ * they get: accel.h).
  *
  * A VM NAME of lab LAB is
  *   - unit    pxelab-LAB-vm-NAME.service in pxelab-LAB.slice (Restart=no:
  *             a guest powering off is normal);
- *   - tap     pxt-LAB-N (LAB shortened to fit 15 characters), a port of
- *             the lab bridge;
+ *   - tap     pxt-LAB-N, a port of the lab bridge (lab_tap_name() of
+ *             names.h: a long LAB is shortened to fit 15 characters);
  *   - files   /run/pxelab/LAB/vm-NAME.log (serial console) and the VM's own
  *             directory /var/lib/pxelab/LAB/vm/NAME (OVMF_VARS.fd, disk.qcow2);
  *   - record  state.json["vms"][NAME], written before anything is made:
@@ -17,6 +18,7 @@
 #include <stdbool.h>
 #include <systemd/sd-bus.h>
 
+#include "accel.h"
 #include "profile.h"
 
 #define VM_OVMF_CODE "/usr/share/OVMF/OVMF_CODE_4M.fd"
@@ -61,14 +63,9 @@ char *vm_log_path(const struct vm_config *c);     /* RUN_DIR/vm-NAME.log */
 char *vm_vars_path(const struct vm_config *c);    /* VM_DIR/OVMF_VARS.fd */
 char *vm_disk_path(const struct vm_config *c);    /* the image, NULL when no disk */
 
-/* The QEMU command line for C (argv[0] is the qemu binary's absolute path,
- * $PXELAB_QEMU overrides it). Touches nothing. */
+/* The QEMU command line for C (argv[0] is qemu_binary(); under KVM with
+ * -cpu ACCEL_KVM_CPU, as the probe runs it). Touches nothing. */
 int vm_build_argv(const struct vm_config *c, char ***ret);
-
-/* 1 when KVM can really run a guest here: opens /dev/kvm, creates a VM and a
- * vCPU and runs a one-instruction guest (HLT). 0 otherwise, e.g. /dev/kvm
- * present but without hardware virtualization. Never logs. */
-int kvm_usable(void);
 
 /* Makes C's files: VM_DIR, a per-VM copy of the OVMF variable store (kept
  * when it exists, so the guest's NVRAM survives restarts), the disk image
@@ -96,10 +93,14 @@ void vm_request_from_decl(const struct vm_decl *d, struct vm_request *req);
  * the unit, then creates them. A VM recorded before (stopped, or powered
  * off) keeps its MAC and tap, and the settings REQ leaves unset. On failure what was made is removed again.
  * *ret_usage (may be NULL) is set when the request itself is wrong (bad name,
- * VM already running, missing image). *ret_kvm (may be NULL) tells whether
- * KVM was used. The VM's name is returned in *ret_name (may be NULL). */
+ * VM already running, missing image, a bad $PXELAB_ACCEL). The accelerator
+ * is accel_choose()'s; a VM that ends within its first ACCEL_KVM_WATCH_MS
+ * under a probed (not forced) KVM is started again under TCG, the cache
+ * then says TCG and one line says so. *ret_accel (may be NULL) tells which
+ * accelerator the VM got and why. The VM's name is returned in *ret_name
+ * (may be NULL). */
 int vm_start(sd_bus *bus, const char *lab, json_t *st, const struct vm_request *req, bool *ret_usage,
-             bool *ret_kvm, char **ret_name);
+             struct accel_choice *ret_accel, char **ret_name);
 
 /* Stops VM NAME of lab LAB: stops its unit, deletes its tap, removes it from
  * ST (saved). The VM's directory (NVRAM, disk) is kept. -ENOENT (quiet) when

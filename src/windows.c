@@ -2,12 +2,14 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <grp.h>
 #include <linux/capability.h>
 #include <pwd.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 
 #include "log.h"
+#include "names.h"
 #include "render.h"
 #include "util.h"
 #include "windows.h"
@@ -115,10 +117,11 @@ static const char *json_str(json_t *o, const char *key) {
         return json_string_value(json_object_get(o, key));
 }
 
-/* A file nginx serves at /files/ENTRY/NAME, appended to FILES; returns it. */
+/* A file nginx serves at /files/ENTRY/NAME, appended to FILES; returns it.
+ * Served from its real path: nginx refuses symlinks (see model.c). */
 static json_t *serve(json_t *files, const char *base, const char *entry, const char *path, const char *name) {
-        _cleanup_free_ char *url_path = xasprintf("/files/%s/%s", entry, name);
-        json_t *f = json_pack("{s:s, s:s, s:s, s:s+}", "name", name, "path", path, "url_path", url_path,
+        _cleanup_free_ char *url_path = xasprintf("/files/%s/%s", entry, name), *real = realpath(path, NULL);
+        json_t *f = json_pack("{s:s, s:s, s:s, s:s+}", "name", name, "path", real ? real : path, "url_path", url_path,
                               "url", base, url_path);
         json_array_append_new(files, f);
         return f;
@@ -161,11 +164,6 @@ static unsigned field_line(const struct profile *p, const struct boot_entry *b, 
 static void load_opt(struct loads *l, const char *path, const char *name, const char *key) {
         _cleanup_free_ char *field = xasprintf("boot.%s.%.*s", l->b->name, (int) strcspn(key, "["), key);
         load(l, path, name, field, field_line(l->p, l->b, key));
-}
-
-static const char *base_name(const char *path) {
-        const char *s = strrchr(path, '/');
-        return s ? s + 1 : path;
 }
 
 /* A file of the install tree, looked up case-insensitively; the canonical
@@ -292,7 +290,7 @@ int windows_entry_json(const struct profile *p, const struct boot_entry *b, cons
                 load_opt(&l, b->wim, "boot.wim", "wim");
                 for (size_t i = 0; i < b->n_inject; i++) {
                         _cleanup_free_ char *key = xasprintf("inject[%zu]", i);
-                        load_opt(&l, b->inject[i], base_name(b->inject[i]), key);
+                        load_opt(&l, b->inject[i], b->inject_name[i], key);
                 }
         } else {
                 _cleanup_free_ char *bootmgr = source_file(b->source, "bootmgr"),
@@ -328,7 +326,7 @@ int windows_entry_json(const struct profile *p, const struct boot_entry *b, cons
 
 json_t *windows_smb_json(const struct profile *p, const char *run_dir, const char *state_dir) {
         char addr[INET_ADDRSTRLEN];
-        _cleanup_free_ char *dir = path_join(run_dir, "smb"), *netbios = xstrdup(p->lab);
+        _cleanup_free_ char *dir = path_join(run_dir, "smb"), *netbios = lab_short_name("", p->lab, "");
         json_t *smb, *shares = json_array();
 
         inet_ntop(AF_INET, &p->bridge.addr, addr, sizeof(addr));
@@ -503,6 +501,21 @@ static void warn_unreadable(const struct boot_entry *b) {
                          b->source, b->name, WINDOWS_SMB_UNIX_USER);
 }
 
+/* install.cmd carries the share's password, and nginx's workers (nobody,
+ * group nogroup) must read it: PATH becomes root:nogroup with MODE, so it
+ * is not readable by every local user. */
+static int share_with_http(const char *path, mode_t mode) {
+        struct group *g = getgrnam(WINDOWS_HTTP_GROUP);
+
+        if (!g) {
+                log_error("Failed to find group '%s', which nginx's workers run as", WINDOWS_HTTP_GROUP);
+                return -ENOENT;
+        }
+        if (chown(path, 0, g->gr_gid) < 0 || chmod(path, mode) < 0)
+                return log_error_errno(errno, "Failed to hand '%s' to group '%s'", path, WINDOWS_HTTP_GROUP);
+        return 0;
+}
+
 static int render_entries(const struct profile *p, json_t *model, const char *dir) {
         json_t *e;
         size_t i;
@@ -519,10 +532,16 @@ static int render_entries(const struct profile *p, json_t *model, const char *di
                 ini = path_join(edir, "winpeshl.ini");
                 cmd = path_join(edir, "install.cmd");
                 json_object_set(model, "entry", e);
-                r = render_file(p, "winpeshl.ini", model, ini, true, 0644, NULL);
+                r = render_file(p, "winpeshl.ini", model, ini, true, 0640, NULL);
                 if (r >= 0)
-                        r = render_file(p, "install.cmd", model, cmd, true, 0644, NULL);
+                        r = render_file(p, "install.cmd", model, cmd, true, 0640, NULL);
                 json_object_del(model, "entry");
+                if (r >= 0)
+                        r = share_with_http(edir, 0750);
+                if (r >= 0)
+                        r = share_with_http(ini, 0640);
+                if (r >= 0)
+                        r = share_with_http(cmd, 0640);
                 if (r < 0)
                         return r;
         }
@@ -569,11 +588,14 @@ int windows_render(const struct profile *p, json_t *model, bool *smb_changed) {
 
         /* The password only while install.cmd is rendered. */
         json_object_set_new(smb, "password", json_string(password));
-        r = mkdir_p(dir, 0700);
+        r = mkdir_p(dir, 0750);
         if (r < 0)
                 log_error_errno(r, "Failed to create '%s'", dir);
-        else
-                r = render_entries(p, model, dir);
+        else {
+                r = share_with_http(dir, 0750);
+                if (r >= 0)
+                        r = render_entries(p, model, dir);
+        }
         json_object_del(smb, "password");
         explicit_bzero(password, sizeof(password));
         if (r < 0)
@@ -612,6 +634,15 @@ int windows_smbd_spec(json_t *model, struct unit_spec *s, char ***argv, char ***
         s->argv = *argv;
         s->read_write_paths = *rw;
         s->description = "pxelab SMB (Windows Setup shares)";
+        {
+                /* Samba asks the kernel for its interfaces over netlink. */
+                static char *smbd_af[] = { "AF_UNIX", "AF_INET", "AF_INET6", "AF_NETLINK", NULL };
+                /* The free space a client asks for (dskattr) is read with
+                 * quotactl(2), outside @system-service: SIGSYS without it. */
+                static char *smbd_syscalls[] = { "@system-service", "quotactl", NULL };
+                s->address_families = smbd_af;
+                s->syscall_filter = smbd_syscalls;
+        }
         /* smbd tells systemd when its sockets are open. */
         s->type = "notify";
         s->capabilities = 0;

@@ -15,6 +15,9 @@
  * STATE/smb.credentials (0600); smbd maps that name to the existing
  * unprivileged account WINDOWS_SMB_UNIX_USER, so no host account is made. */
 #pragma once
+
+/* The group nginx's workers run as (nginx.conf: user nobody nogroup). */
+#define WINDOWS_HTTP_GROUP "nogroup"
 #include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>

@@ -86,3 +86,204 @@ CONF
         [ "$stderr" = "$d/lab.conf:4: boot.rescue.kernel: 'missing-kernel' does not exist" ]
         rm -rf "$d"
 }
+
+@test "an unknown option is exit 2 for every command, named in full, with no leak" {
+        # The sanitizer build reports a leak by failing with exit 1: exit 2
+        # and no report means the usage path frees what it made.
+        for cmd in render check up down status "vm start" "vm stop" "vm list" "vm console" version; do
+                # shellcheck disable=SC2086 # "vm start" is two words
+                run --separate-stderr "$PXELAB" $cmd --bogus
+                echo "$cmd: $status: $stderr"
+                [ "$status" -eq 2 ]
+                [[ "$stderr" != *"LeakSanitizer"* ]]
+                [[ "$stderr" == *"Usage: pxelab ${cmd%% *}"* ]]
+        done
+        run --separate-stderr "$PXELAB" status --bogus
+        [[ "$stderr" == "pxelab status: unrecognized option '--bogus'"* ]]
+        run --separate-stderr "$PXELAB" vm list --bogus
+        [[ "$stderr" == "pxelab vm list: unrecognized option '--bogus'"* ]]
+}
+
+@test "every environment variable the code reads is in the README's Environment section" {
+        section=$(sed -n '/^## Environment$/,/^## /p' "$REPO/README.md")
+        vars=$(grep -ho 'getenv("[A-Z_][A-Z0-9_]*")' "$REPO"/src/*.c "$REPO"/src/*.h | sed 's/getenv("\(.*\)")/\1/' |
+               grep -vx 'PATH' | sort -u)
+        [ -n "$vars" ]
+        for v in $vars; do
+                echo "$v"
+                [[ "$section" == *"| \`$v\` |"* ]]
+        done
+}
+
+# Profiles as users write them: next to their image folders, named after
+# what they boot. DIR/profiles/windows-setup.conf names ../images/... .
+mk_user_tree() {   # DIR
+        mkdir -p "$1/images/debian" "$1/profiles"
+        head -c 1000 /dev/zero > "$1/images/debian/linux-6.1"
+        ln -s linux-6.1 "$1/images/debian/linux"
+        head -c 500 /dev/zero > "$1/images/debian/initrd-6.1.gz"
+        ln -s initrd-6.1.gz "$1/images/debian/initrd.gz"
+        cat > "$1/profiles/windows-setup.conf" <<CONF
+bridge { address = "10.44.0.1/24" }
+boot "rescue" {
+    kind   = "linux"
+    kernel = "../images/debian/linux"
+    initrd = {"../images/./debian/../debian/initrd.gz"}
+}
+CONF
+}
+
+@test "check and render take a long lab name from the file and '..' paths, resolved to the real files" {
+        d=$(mktemp -d "$OUT/names.XXXXXX")
+        mk_user_tree "$d"
+        real=$(realpath "$d")
+        run "$PXELAB" check "$d/profiles/windows-setup.conf"
+        echo "$output"
+        [ "$status" -eq 0 ]
+        # lab from the file name; its bridge name shortened to 15 characters
+        [[ "${lines[0]}" == *": lab 'windows-setup', bridge pxe-window-b05b 10.44.0.1/24, 1 boot entries"* ]]
+        # each file by its canonical path, served under the name it was given
+        [[ "$output" == *"/files/rescue/linux "*" $real/images/debian/linux-6.1 "*"1000 bytes"* ]]
+        [[ "$output" == *"/files/rescue/initrd.gz "*" $real/images/debian/initrd-6.1.gz "*"500 bytes"* ]]
+        run "$PXELAB" render "$d/profiles/windows-setup.conf" -o "$d/tree"
+        [ "$status" -eq 0 ]
+        grep -qx "        location = /files/rescue/linux { alias $real/images/debian/linux-6.1; }" "$d/tree/nginx.conf"
+        grep -qx "        location = /files/rescue/initrd.gz { alias $real/images/debian/initrd-6.1.gz; }" "$d/tree/nginx.conf"
+        grep -qx "interface=pxe-window-b05b" "$d/tree/dnsmasq.conf"
+        grep -q "^kernel http://10.44.0.1/files/rescue/linux initrd=initrd.gz" "$d/tree/http/boot/rescue.ipxe"
+        rm -rf "$d"
+}
+
+@test "a '..' path that leads nowhere: one line with file, line, field and where it led" {
+        d=$(mktemp -d "$OUT/names.XXXXXX")
+        mk_user_tree "$d"
+        real=$(realpath "$d")
+        sed -i 's|"../images/debian/linux"|"../image/debian/linux"|' "$d/profiles/windows-setup.conf"
+        run --separate-stderr "$PXELAB" check "$d/profiles/windows-setup.conf"
+        [ "$status" -eq 2 ]
+        [ "$stderr" = "$d/profiles/windows-setup.conf:4: boot.rescue.kernel: '../image/debian/linux' ($real/image/debian/linux) does not exist" ]
+        # render does not need the files: it renders what it cannot resolve as written
+        run "$PXELAB" render "$d/profiles/windows-setup.conf" -o "$d/tree"
+        [ "$status" -eq 0 ]
+        grep -qx "        location = /files/rescue/linux { alias $real/profiles/../image/debian/linux; }" "$d/tree/nginx.conf"
+        rm -rf "$d"
+}
+
+@test "a path whose real location the configs cannot carry is refused by check and render" {
+        d=$(mktemp -d "$OUT/names.XXXXXX")
+        mk_user_tree "$d"
+        real=$(realpath "$d")
+        mv "$d/images/debian" "$d/images/debian 12"
+        ln -s "debian 12" "$d/images/debian"
+        for cmd in check "render -o $d/tree"; do
+                run --separate-stderr "$PXELAB" $cmd "$d/profiles/windows-setup.conf"
+                [ "$status" -eq 2 ]
+                [ "${stderr_lines[0]}" = "$d/profiles/windows-setup.conf:4: boot.rescue.kernel: '../images/debian/linux' resolves to '$real/images/debian 12/linux-6.1', which contains a space (not allowed in a path)" ]
+                [ "${#stderr_lines[@]}" -eq 2 ]
+        done
+        [ ! -e "$d/tree" ]
+        rm -rf "$d"
+}
+
+@test "check warns when someone but root can change a boot file or its directory" {
+        d=$(mktemp -d "$BATS_TEST_TMPDIR/owned.XXXXXX")
+        chmod 0755 "$d"
+        head -c 100 /dev/zero > "$d/vmlinuz"
+        head -c 100 /dev/zero > "$d/initrd.img"
+        cat > "$d/lab.conf" <<CONF
+bridge { address = "10.44.0.1/24" }
+boot "rescue" { kind = "linux" kernel = "vmlinuz" initrd = {"initrd.img"} }
+CONF
+        run --separate-stderr "$PXELAB" check "$d/lab.conf"
+        [ "$status" -eq 0 ]
+        [ -z "$stderr" ]
+        chown nobody "$d/vmlinuz"
+        chmod 0777 "$d"
+        run --separate-stderr "$PXELAB" check "$d/lab.conf"
+        [ "$status" -eq 0 ]
+        [ "${lines[-1]}" = "OK" ]
+        [[ "$stderr" == *"Warning: boot file '$d/vmlinuz' is writable by its owner (not root)"* ]]
+        [[ "$stderr" == *"Warning: the directory of boot file '$d/initrd.img' is writable by others"* ]]
+}
+
+# A good profile in $1/lab.conf, padded with a comment to exactly $2 bytes.
+padded_profile() {
+        printf 'lab = "pad"\nbridge { address = "10.44.0.1/24" }\nboot "disk" { kind = "local" }\n#' > "$1/lab.conf"
+        local have
+        have=$(stat -c %s "$1/lab.conf")
+        head -c $(($2 - have)) /dev/zero | tr '\0' 'x' >> "$1/lab.conf"
+        [ "$(stat -c %s "$1/lab.conf")" -eq "$2" ]
+}
+
+@test "a profile that is a FIFO, a device, a directory or over 4 MiB: one line, exit 2, nothing read" {
+        d=$(mktemp -d "$OUT/inputs.XXXXXX")
+        mkfifo "$d/fifo.conf"
+        ln -s /dev/zero "$d/zero.conf"
+        mkdir "$d/dir.conf"
+        for f in "$d/fifo.conf" /dev/zero "$d/zero.conf" "$d/dir.conf"; do
+                for cmd in check "render -o $d/out"; do
+                        # (a FIFO used to block check for ever, /dev/zero to
+                        # fill memory: timeout makes that a failure)
+                        # shellcheck disable=SC2086 # "render -o DIR" is three words
+                        run --separate-stderr timeout 20 "$PXELAB" $cmd "$f"
+                        echo "$cmd $f: $status: $stderr"
+                        [ "$status" -eq 2 ]
+                        [ "$stderr" = "$f: not a regular file" ]
+                        [ -z "$output" ]
+                done
+        done
+        [ ! -e "$d/out" ]
+        # 4 MiB is the limit: exactly that is read, one byte more is refused.
+        padded_profile "$d" $((4 * 1024 * 1024))
+        run --separate-stderr "$PXELAB" check "$d/lab.conf"
+        [ "$status" -eq 0 ]
+        padded_profile "$d" $((4 * 1024 * 1024 + 1))
+        run --separate-stderr "$PXELAB" check "$d/lab.conf"
+        [ "$status" -eq 2 ]
+        [ "$stderr" = "$d/lab.conf: larger than 4 MiB" ]
+        rm -rf "$d"
+}
+
+@test "a template or loader that is a FIFO, a device or too large fails render in one line instead of hanging" {
+        d=$(mktemp -d "$OUT/inputs.XXXXXX")
+        mkdir "$d/tpl" "$d/ipxe"
+        cat > "$d/lab.conf" <<CONF
+templates = "tpl"
+bridge { address = "10.44.0.1/24" }
+boot "disk" { kind = "local" }
+CONF
+        mkfifo "$d/tpl/dnsmasq.conf.mustache"
+        run --separate-stderr timeout 20 "$PXELAB" render "$d/lab.conf" -o "$d/out"
+        [ "$status" -eq 1 ]
+        [ "$stderr" = "Failed to read template '$d/tpl/dnsmasq.conf.mustache': not a regular file" ]
+        rm "$d/tpl/dnsmasq.conf.mustache"
+        ln -s /dev/zero "$d/tpl/boot.ipxe.mustache"
+        run --separate-stderr timeout 20 "$PXELAB" render "$d/lab.conf" -o "$d/out"
+        [ "$status" -eq 1 ]
+        [ "$stderr" = "Failed to read template '$d/tpl/boot.ipxe.mustache': not a regular file" ]
+        rm "$d/tpl/boot.ipxe.mustache"
+        # A template may have 1 MiB, a loader 16 MiB.
+        head -c $((1024 * 1024 + 1)) /dev/zero | tr '\0' 'x' > "$d/tpl/menu.ipxe.mustache"
+        run --separate-stderr "$PXELAB" render "$d/lab.conf" -o "$d/out"
+        [ "$status" -eq 1 ]
+        [ "$stderr" = "Failed to read template '$d/tpl/menu.ipxe.mustache': larger than 1 MiB" ]
+        rm "$d/tpl/menu.ipxe.mustache"
+        cp /usr/lib/ipxe/undionly.kpxe /usr/lib/ipxe/snponly.efi "$d/ipxe/"
+        truncate -s $((16 * 1024 * 1024 + 1)) "$d/ipxe/ipxe.efi"
+        run --separate-stderr env PXELAB_IPXE_DIR="$d/ipxe" "$PXELAB" render "$d/lab.conf" -o "$d/out"
+        [ "$status" -eq 1 ]
+        [ "$stderr" = "Failed to read the iPXE loader '$d/ipxe/ipxe.efi': larger than 16 MiB" ]
+        rm "$d"/ipxe/*
+        # The loaders are copied through memory too.
+        cp /usr/lib/ipxe/ipxe.efi /usr/lib/ipxe/snponly.efi "$d/ipxe/"
+        mkfifo "$d/ipxe/undionly.kpxe"
+        run --separate-stderr env PXELAB_IPXE_DIR="$d/ipxe" timeout 20 "$PXELAB" render "$d/lab.conf" -o "$d/out"
+        [ "$status" -eq 1 ]
+        [ "$stderr" = "Failed to read the iPXE loader '$d/ipxe/undionly.kpxe': not a regular file" ]
+        rm "$d/ipxe/undionly.kpxe"
+        cp /usr/lib/ipxe/undionly.kpxe "$d/ipxe/"
+        run env PXELAB_IPXE_DIR="$d/ipxe" "$PXELAB" render "$d/lab.conf" -o "$d/out"
+        [ "$status" -eq 0 ]
+        cmp "$d/out/tftp/undionly.kpxe" /usr/lib/ipxe/undionly.kpxe
+        rm -rf "$d"
+}

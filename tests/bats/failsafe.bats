@@ -102,11 +102,15 @@ down_ok() {
 
 # take_port tcp|udp ADDR PORT: another program holds the port inside the
 # harness (bound with IP_FREEBIND: ADDR need not exist yet) until free_port.
+# An ADDR with a ':' is IPv6, dual-stack (IPV6_V6ONLY off, the default).
 take_port() {
         sysd_run python3 -c "
 import os, socket, time
-s = socket.socket(socket.AF_INET, socket.SOCK_STREAM if '$1' == 'tcp' else socket.SOCK_DGRAM)
+v6 = ':' in '$2'
+s = socket.socket(socket.AF_INET6 if v6 else socket.AF_INET, socket.SOCK_STREAM if '$1' == 'tcp' else socket.SOCK_DGRAM)
 s.setsockopt(socket.IPPROTO_IP, 15, 1)  # IP_FREEBIND
+if v6:
+    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
 s.bind(('$2', $3))
 if '$1' == 'tcp':
     s.listen(1)
@@ -138,6 +142,58 @@ free_port() {
         [ "$stderr" = "Port 69/udp (TFTP) is already in use on this host at 10.81.0.1 or on all addresses" ]
         assert_no_residue "$before" "port 69 taken" state
         free_port
+}
+
+@test "up refuses when port 80 or 69 is taken by an IPv6 socket (dual-stack [::] or ::ffff:ADDR), creating nothing" {
+        p=$(mkprofile fs8 10.88.0.1/24 'uplink = "none"')
+        before=$(residue state)
+        base=$(residue)
+        # [::]:80 dual-stack holds port 80 on every IPv4 address: nginx's
+        # bind at the lab's address would fail once everything is built.
+        take_port tcp :: 80
+        # (ss shows a dual-stack wildcard as *:80)
+        sysd_run ss -Htln 'sport = 80' | grep -q ' \*:80 '
+        run --separate-stderr sysd_run "$PXELAB" up "$p"
+        [ "$status" -eq 2 ]
+        [ "$stderr" = "Port 80/tcp is already in use on this host at 10.88.0.1 or on all addresses" ]
+        [ -z "$output" ]
+        assert_no_residue "$before" "[::]:80 taken" state
+        free_port
+        take_port udp :: 69
+        run --separate-stderr sysd_run "$PXELAB" up "$p"
+        [ "$status" -eq 2 ]
+        [ "$stderr" = "Port 69/udp (TFTP) is already in use on this host at 10.88.0.1 or on all addresses" ]
+        assert_no_residue "$before" "[::]:69 taken" state
+        free_port
+        # The lab's own IPv4 address through an IPv6 socket.
+        take_port tcp ::ffff:10.88.0.1 80
+        run --separate-stderr sysd_run "$PXELAB" up "$p"
+        [ "$status" -eq 2 ]
+        [ "$stderr" = "Port 80/tcp is already in use on this host at 10.88.0.1 or on all addresses" ]
+        assert_no_residue "$before" "::ffff:10.88.0.1:80 taken" state
+        free_port
+        # Another IPv6 address takes nothing from the lab.
+        take_port tcp ::1 80
+        up_healthy "$p" "a listener on [::1]:80" fs8
+        free_port
+        down_ok fs8 "the up beside [::1]:80"
+        assert_no_residue "$base" "the up beside [::1]:80"
+}
+
+@test "up of a profile that is a FIFO or /dev/zero: one line, exit 2, creating nothing" {
+        before=$(residue state)
+        sysd_run mkfifo /run/fifo.conf
+        for f in /run/fifo.conf /dev/zero; do
+                run --separate-stderr sysd_run timeout 20 "$PXELAB" up "$f"
+                [ "$status" -eq 2 ]
+                [ "$stderr" = "$f: not a regular file" ]
+                [ -z "$output" ]
+                run --separate-stderr sysd_run timeout 20 "$PXELAB" down "$f"
+                [ "$status" -eq 2 ]
+                [ "$stderr" = "$f: not a regular file" ]
+        done
+        sysd_run rm /run/fifo.conf
+        assert_no_residue "$before" "up of a FIFO and /dev/zero" state
 }
 
 # The fault steps of `up`: the literal fault_point("STEP") calls on its path
@@ -332,4 +388,119 @@ ms_since() {
         # Once the port is free, the same profile comes up.
         free_port
         up_healthy "$p" "freeing port 67" fs5
+}
+
+# bg_up NAME PROFILE [VAR=VALUE...]: `pxelab up PROFILE` in the background
+# inside the harness, with those variables; its PID goes to /run/NAME.pid,
+# its output to /run/NAME.out, its exit status to /run/NAME.rc at the end.
+bg_up() {
+        local n=$1 p=$2
+        shift 2
+        # shellcheck disable=SC2016 # expanded by the harness's shell
+        sysd_run sh -c '
+                n=$1; shift
+                ( sh -c "echo \$\$ > /run/$n.pid.tmp && mv /run/$n.pid.tmp /run/$n.pid && exec env \"\$@\"" \
+                        sh "$@" > "/run/$n.out" 2>&1
+                  echo $? > "/run/$n.rc.tmp" && mv "/run/$n.rc.tmp" "/run/$n.rc" ) &' \
+                sh "$n" "$@" "$PXELAB" up "$p" </dev/null >/dev/null 2>&1 3>&-
+        wait_for "/run/$n.pid" 100
+}
+
+# wait_for FILE TENTHS: until FILE exists in the harness.
+wait_for() {
+        for _ in $(seq "$2"); do sysd_run test -e "$1" && return 0; sleep 0.1; done
+        echo "no $1 after $(( $2 / 10 )) s"
+        return 1
+}
+
+# wait_stopped NAME: until the `up` of bg_up NAME is stopped (SIGSTOP).
+wait_stopped() {
+        for _ in $(seq 300); do
+                sysd_run grep -q '^State:.*stopped' "/proc/$(sysd_run cat "/run/$1.pid")/status" && return 0
+                sysd_run test -e "/run/$1.rc" && { echo "$1 ended: $(sysd_run cat "/run/$1.out")"; return 1; }
+                sleep 0.1
+        done
+        echo "$1 did not stop"
+        return 1
+}
+
+# wait_output NAME TEXT: until the output of bg_up NAME contains TEXT.
+wait_output() {
+        for _ in $(seq 100); do sysd_run grep -qF "$2" "/run/$1.out" && return 0; sleep 0.1; done
+        echo "$1 did not say '$2': $(sysd_run cat "/run/$1.out")"
+        return 1
+}
+
+@test "a second up waits for the first (past the old 10 s) and then reconciles its lab; PXELAB_LOCK_TIMEOUT bounds the wait" {
+        p=$(mkprofile fs9 10.89.0.1/24 'uplink = "none"')
+        before=$(residue)
+        # The first `up` holds the lock, stopped half-way.
+        bg_up up1 "$p" PXELAB_FAULT=stop:dnsmasq
+        wait_stopped up1
+        pid1=$(sysd_run cat /run/up1.pid)
+        # With a bound of 2 s: it says once that it waits, then gives up.
+        t0=$(date +%s%N)
+        run --separate-stderr sysd_run env PXELAB_LOCK_TIMEOUT=2 "$PXELAB" up "$p"
+        [ "$status" -eq 1 ]
+        [ "$(( ($(date +%s%N) - t0) / 1000000 ))" -ge 2000 ]
+        [ "$stderr" = "Waiting for another pxelab (PID $pid1) to finish…
+Another pxelab (PID $pid1) is still running after 2 s (lock '/run/pxelab/.lock' is held); try again when it has finished" ]
+        run --separate-stderr sysd_run env PXELAB_LOCK_TIMEOUT=0 "$PXELAB" down fs9
+        [ "$status" -eq 1 ]
+        [[ "$stderr" == "Another pxelab (PID $pid1) is still running after 0 s"* ]]
+        # By default it waits, well past the 10 s after which it used to fail.
+        bg_up up2 "$p"
+        wait_output up2 "Waiting for another pxelab (PID $pid1) to finish…"
+        sleep 11
+        run sysd_run test -e /run/up2.rc
+        [ "$status" -ne 0 ]
+        sysd_run kill -CONT "$pid1"
+        wait_for /run/up1.rc 300
+        wait_for /run/up2.rc 300
+        echo "up1: $(sysd_run cat /run/up1.out)"
+        echo "up2: $(sysd_run cat /run/up2.out)"
+        [ "$(sysd_run cat /run/up1.rc)" -eq 0 ]
+        [ "$(sysd_run cat /run/up2.rc)" -eq 0 ]
+        # It said so once, and found the first one's lab up (no undo, one lab).
+        [ "$(sysd_run grep -c 'Waiting for another pxelab' /run/up2.out)" -eq 1 ]
+        run sysd_run grep -q Undoing /run/up2.out
+        [ "$status" -ne 0 ]
+        run sysd_run "$PXELAB" status fs9
+        [ "$status" -eq 0 ]
+        down_ok fs9 "two ups at once"
+        assert_no_residue "$before" "two ups at once and down"
+}
+
+@test "a failed fresh up undoes itself before a waiting up gets the lock: that one starts fresh, adopting nothing" {
+        before=$(residue)
+        p=$(mkprofile fs10 10.91.0.1/24 'uplink = "none"')
+        mkdir -p "$OUT/lab-fs10/tpl"
+        printf 'port=0\ninterface={{bridge.name}}\nbind-interfaces\nno-such-dnsmasq-option\n' \
+                > "$OUT/lab-fs10/tpl/dnsmasq.conf.mustache"
+        sed -i '1a templates = "tpl"' "$p"
+        # The first `up` fails (dnsmasq rejects its config) and stops as it
+        # starts undoing itself: the half-made lab is there.
+        bg_up up1 "$p" PXELAB_FAULT=stop:undo
+        wait_stopped up1
+        pid1=$(sysd_run cat /run/up1.pid)
+        sysd_run test -e /run/pxelab/fs10/state.json
+        sysd_run ip link show pxe-fs10 >/dev/null
+        # The second one waits for it instead of taking that lab over.
+        bg_up up2 "$p"
+        wait_output up2 "Waiting for another pxelab (PID $pid1) to finish…"
+        run sysd_run test -e /run/up2.rc
+        [ "$status" -ne 0 ]
+        sysd_run kill -CONT "$pid1"
+        wait_for /run/up1.rc 300
+        wait_for /run/up2.rc 300
+        echo "up1: $(sysd_run cat /run/up1.out)"
+        echo "up2: $(sysd_run cat /run/up2.out)"
+        [ "$(sysd_run cat /run/up1.rc)" -eq 1 ]
+        [ "$(sysd_run cat /run/up2.rc)" -eq 1 ]
+        # Both were fresh: each failed on its own and undid everything it did.
+        for u in up1 up2; do
+                sysd_run grep -q "Failed to start unit 'pxelab-fs10-dnsmasq.service'" "/run/$u.out"
+                sysd_run grep -q "Undoing what this 'up' did for lab 'fs10'" "/run/$u.out"
+        done
+        assert_no_residue "$before" "two failing ups at once"
 }

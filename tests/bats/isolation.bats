@@ -132,22 +132,57 @@ tftp_get() {
         [ "$code" != 200 ]
 }
 
-@test "run and state dirs are 0700 and root's, the record and configs 0600" {
+@test "a boot file swapped for a symlink is not served, not even to a root-only file" {
+        p=$(mkprofile is7 10.97.0.1/24 'uplink = "none"')
+        d=$(dirname "$p")
+        sysd_run "$PXELAB" up "$p"
+        sysd_client_ns c1 pxe-is7
+        sysd_client_run c1 ip addr add 10.97.0.9/24 dev eth0
+        url=http://10.97.0.1/files/rescue/vmlinuz
+        [ "$(sysd_client_run c1 curl -s -o /dev/null -w '%{http_code}' "$url")" = 200 ]
+        # A local user owns the boot file's directory and swaps the file for
+        # a link: to a root-only file, and to one anybody may read.
+        echo "root-only secret" > "$BATS_TEST_TMPDIR/secret"
+        sysd_run sh -c "cat '$BATS_TEST_TMPDIR/secret' > /var/lib/pxelab/secret && chmod 0600 /var/lib/pxelab/secret"
+        chown nobody "$d"
+        for target in /var/lib/pxelab/secret /etc/hostname; do
+                sysd_run setpriv --reuid=nobody --regid=nogroup --clear-groups ln -sfn "$target" "$d/vmlinuz"
+                code=$(sysd_client_run c1 curl -s -o /tmp/body -w '%{http_code}' "$url")
+                echo "$target: $code"
+                [ "$code" = 403 ] || [ "$code" = 404 ]
+                ! sysd_client_run c1 grep -q 'root-only secret' /tmp/body || false
+        done
+}
+
+@test "run dir 0711, state dir 0700, all root's; served dirs readable; the record and configs 0600" {
         p=$(mkprofile is4 10.94.0.1/24 'uplink = "none"')
         sysd_run "$PXELAB" up "$p"
         sysd_client_ns c1 pxe-is4
         sysd_udhcpc c1    # a lease file exists
+        # The services run as nobody: they may pass through the run dir to
+        # what they serve, but not list it or read anything else in it.
+        [ "$(sysd_run stat -c '%a %U %G' /run/pxelab/is4)" = "711 root root" ]
+        [ "$(sysd_run stat -c '%a %U %G' /var/lib/pxelab/is4)" = "700 root root" ]
+        for d in http http/boot tftp; do
+                [ "$(sysd_run stat -c '%a %U' "/run/pxelab/is4/$d")" = "755 root" ]
+        done
+        for d in log nginx dnsmasq; do
+                [ "$(sysd_run stat -c '%a %U' "/run/pxelab/is4/$d")" = "700 root" ]
+        done
         for d in /run/pxelab/is4 /var/lib/pxelab/is4; do
-                [ "$(sysd_run stat -c '%a %U %G' "$d")" = "700 root root" ]
-                # Every directory inside too, and nothing is writable by others.
-                [ -z "$(sysd_run find "$d" -type d ! -perm 0700)" ]
+                # Nothing is writable by others; only nginx's own temp dirs
+                # (made by its master for its workers) are not root's.
                 [ -z "$(sysd_run find "$d" -perm /022 ! -type l)" ]
-                [ -z "$(sysd_run find "$d" ! -user root)" ]
+                [ -z "$(sysd_run find "$d" ! -user root ! -path '/run/pxelab/is4/nginx/*')" ]
         done
         sysd_run test -s /var/lib/pxelab/is4/dnsmasq.leases
         for f in state.json dnsmasq.conf nginx.conf; do
                 [ "$(sysd_run stat -c %a "/run/pxelab/is4/$f")" = 600 ]
         done
+        # As nobody: the record cannot be read, the run dir not listed.
+        ! sysd_run setpriv --reuid=nobody --regid=nogroup --clear-groups cat /run/pxelab/is4/state.json || false
+        ! sysd_run setpriv --reuid=nobody --regid=nogroup --clear-groups ls /run/pxelab/is4 || false
+        sysd_run setpriv --reuid=nobody --regid=nogroup --clear-groups cat /run/pxelab/is4/http/boot.ipxe > /dev/null
 }
 
 # The unit's property, as systemctl shows it.
@@ -182,17 +217,35 @@ in_private_tmp() {
                 [ "$(prop "$u" ProtectHome)" = yes ]
                 [ "$(binds_of "$u")" = "$(in_private_tmp "$OUT/lab-is5/vmlinuz" "$OUT/lab-is5/initrd.img")" ]
                 for k in PrivateTmp NoNewPrivileges ProtectControlGroups ProtectKernelModules ProtectKernelTunables \
-                         ProtectKernelLogs ProtectHostname RestrictSUIDSGID LockPersonality RestrictRealtime; do
+                         ProtectKernelLogs ProtectHostname RestrictSUIDSGID LockPersonality RestrictRealtime \
+                         PrivateDevices ProtectClock RestrictNamespaces MemoryDenyWriteExecute; do
                         [ "$(prop "$u" "$k")" = yes ] || { echo "$u: $k=$(prop "$u" "$k")"; return 1; }
                 done
-                [ "$(prop "$u" ReadWritePaths)" = "/run/pxelab/is5 /var/lib/pxelab/is5" ]
+                [ "$(prop "$u" ProtectProc)" = invisible ]
+                [ "$(prop "$u" SystemCallArchitectures)" = native ]
+                # @system-service's allow-list: present, and without e.g. mount or reboot.
+                filter=$(prop "$u" SystemCallFilter)
+                [[ " $filter " == *" openat "* ]]
+                [[ " $filter " != *" mount "* && " $filter " != *" reboot "* ]]
                 [ "$(prop "$u" Restart)" = on-failure ]
         done
+        # Each writes only its own dirs: not the run dir with the record.
+        [ "$(prop pxelab-is5-dnsmasq.service ReadWritePaths)" = \
+          "/run/pxelab/is5/dnsmasq /var/lib/pxelab/is5/dnsmasq.leases" ]
+        [ "$(prop pxelab-is5-nginx.service ReadWritePaths)" = "/run/pxelab/is5/nginx /run/pxelab/is5/log" ]
+        [ "$(prop pxelab-is5-dnsmasq.service RestrictAddressFamilies | tr ' ' '\n' | sort | xargs)" = \
+          "AF_INET AF_INET6 AF_NETLINK AF_UNIX" ]
+        [ "$(prop pxelab-is5-nginx.service RestrictAddressFamilies | tr ' ' '\n' | sort | xargs)" = \
+          "AF_INET AF_INET6 AF_UNIX" ]
         # Exactly the capabilities each needs.
         [ "$(prop pxelab-is5-dnsmasq.service CapabilityBoundingSet | tr ' ' '\n' | sort | xargs)" = \
-          "cap_net_admin cap_net_bind_service cap_net_raw" ]
+          "cap_net_admin cap_net_bind_service cap_net_raw cap_setgid cap_setuid" ]
         [ "$(prop pxelab-is5-nginx.service CapabilityBoundingSet | tr ' ' '\n' | sort | xargs)" = \
-          "cap_dac_read_search cap_net_bind_service cap_setgid cap_setuid" ]
+          "cap_chown cap_net_bind_service cap_setgid cap_setuid" ]
+        # dnsmasq itself and nginx's workers (what lab clients talk to) are nobody.
+        [ "$(sysd_run ps -o user= -p "$(prop pxelab-is5-dnsmasq.service MainPID)")" = nobody ]
+        workers=$(sysd_run ps -o user= --ppid "$(prop pxelab-is5-nginx.service MainPID)" | sort -u)
+        [ "$workers" = nobody ]
         # The running processes: bounding set as shown, no new privileges,
         # and inside their mount namespace / is read-only but for the lab's
         # dirs, /tmp private, and each home (/root, /home, /run/user) an
@@ -209,8 +262,15 @@ in_private_tmp() {
                 [[ "$output" == *"Read-only file system"* ]]
                 run sysd_run nsenter -t "$pid" -m touch /usr/pxelab-probe
                 [ "$status" -ne 0 ]
-                sysd_run nsenter -t "$pid" -m touch /run/pxelab/is5/probe
-                sysd_run nsenter -t "$pid" -m rm /run/pxelab/is5/probe
+                # The record and the configs are out of reach; its own dir is not.
+                run sysd_run nsenter -t "$pid" -m touch /run/pxelab/is5/state.json
+                [ "$status" -ne 0 ]
+                [[ "$output" == *"Read-only file system"* ]]
+                sysd_run nsenter -t "$pid" -m touch "/run/pxelab/is5/$svc/probe"
+                sysd_run nsenter -t "$pid" -m rm "/run/pxelab/is5/$svc/probe"
+                # No block device (or any hardware) to write to.
+                [ -z "$(sysd_run nsenter -t "$pid" -m find /dev -type b)" ]
+                ! sysd_run nsenter -t "$pid" -m test -e /dev/kvm || false
                 ! sysd_run nsenter -t "$pid" -m test -e /tmp/host-tmp-file || false
                 for h in /root /home /run/user; do
                         sysd_run nsenter -t "$pid" -m mountpoint -q "$h"

@@ -46,7 +46,7 @@ teardown() { sysd_kill; }
         done
         # The record names what was made.
         sysd_run jq -e '.bridge.created == true and .nft.table == "pxelab-t1" and (.units | length == 2)' /run/pxelab/t1/state.json
-        [ "$(sysd_run stat -c %a /run/pxelab/t1)" = 700 ]
+        [ "$(sysd_run stat -c %a /run/pxelab/t1)" = 711 ]
 }
 
 @test "a client on the bridge gets a lease in range, boot.ipxe over HTTP and a loader over TFTP" {
@@ -282,4 +282,91 @@ c, a = s.accept(); c.sendall(a[0].encode()); c.close()' &
         sysd_udhcpc c1
         sysd_client_run c1 curl -sf -o /tmp/k http://10.64.0.1/files/rescue/vmlinuz
         sysd_client_run c1 cmp /tmp/k "$OUT/lab-t12/vmlinuz"
+}
+
+# A profile as users keep one: DIR/profiles/debian-installer.conf (no
+# lab = ..., so the lab is "debian-installer") beside DIR/images/, whose
+# kernel is a symlink into a home directory.
+@test "a long lab name from the file, '..' paths: derived bridge and tap, shown by up and status, gone at down" {
+        d=$(mktemp -d "$OUT/names.XXXXXX")
+        mkdir -p "$d/images" "$d/profiles"
+        sysd_run mount -t tmpfs tmpfs /home
+        sysd_run mkdir -p /home/pxelab-test-names
+        head -c 300000 /dev/urandom > "$d/kernel"
+        sysd_run cp "$d/kernel" /home/pxelab-test-names/vmlinuz-6.1
+        ln -s /home/pxelab-test-names/vmlinuz-6.1 "$d/images/vmlinuz"
+        cat > "$d/profiles/debian-installer.conf" <<CONF
+bridge { address = "10.65.0.1/24" uplink = "none" }
+boot "install" { kind = "linux" kernel = "../images/vmlinuz" cmdline = "console=ttyS0" }
+vm "v1" { autostart = true }
+CONF
+        # The VM's accelerator is not what this is about: no KVM in here
+        # (KVM may be present but broken on the host), so QEMU runs on TCG.
+        sysd_run sh -c 'umount /dev/kvm 2>/dev/null; rm -f /dev/kvm'
+        run sysd_run "$PXELAB" up "$d/profiles/debian-installer.conf"
+        echo "$output"
+        [ "$status" -eq 0 ]
+        [[ "$output" == *"Lab 'debian-installer' is up."* ]]
+        # The bridge: "pxe-" + the name's start + a hash, 15 characters.
+        br=$(sysd_run "$PXELAB" status debian-installer --json | jq -r '.labs[0].bridge.name')
+        [[ "$br" =~ ^pxe-debian-[0-9a-f]{4}$ ]]
+        [[ "$output" == *"  bridge:   $br 10.65.0.1/24"* ]]
+        [ "$(sysd_run ip -j -d link show "$br" | jq -r '.[0].linkinfo.info_kind')" = bridge ]
+        sysd_run "$PXELAB" status debian-installer --json | jq -e --arg br "$br" '
+          .labs[0] | .healthy and .bridge.name == $br and .bridge.exists and .nft.table == "pxelab-debian-installer"'
+        # The autostarted VM's tap: "pxt-" + a shorter start + the same hash + "-0".
+        tap=$(sysd_run "$PXELAB" status debian-installer --json | jq -r '.labs[0].vms[0].tap')
+        [[ "$tap" =~ ^pxt-debi-[0-9a-f]{4}-0$ ]]
+        sysd_run "$PXELAB" status debian-installer --json | jq -e --arg tap "$tap" '.labs[0].vms[0] |
+          .name == "v1" and .lab == "debian-installer" and .firmware == "bios" and (.mac | type == "string") and
+          .memory == 512 and .disk == null and .tap == $tap and .vnc == null and
+          .unit == "pxelab-debian-installer-vm-v1.service" and .log == "/run/pxelab/debian-installer/vm-v1.log" and
+          .dir == "/var/lib/pxelab/debian-installer/vm/v1" and (.accel | type == "string") and
+          (.active_state | type == "string")'
+        [ "${tap:9:4}" = "${br:11:4}" ]
+        [[ "$output" == *"  vm:       v1 on tap $tap"* ]]
+        [ "$(sysd_run ip -j link show "$tap" | jq -r '.[0].master')" = "$br" ]
+        run sysd_run "$PXELAB" status debian-installer
+        [[ "$output" == *"  bridge:   $br up 10.65.0.1/24"* ]]
+        [[ "$output" == *"  vm:       v1 bios "*" tap $tap "* ]]
+        run sysd_run "$PXELAB" vm list debian-installer
+        [[ "$output" == *" $tap "* ]]
+        # the LAB column as wide as the name
+        [[ "${lines[0]}" == "LAB              NAME "* ]]
+        [[ "${lines[1]}" == "debian-installer v1           bios "* ]]
+        # The kernel is served from its real path, which the sandbox shows.
+        sysd_run grep -qx "        location = /files/install/vmlinuz { alias /home/pxelab-test-names/vmlinuz-6.1; }" \
+                /run/pxelab/debian-installer/nginx.conf
+        sysd_client_ns c1 "$br"
+        sysd_udhcpc c1
+        sysd_client_run c1 curl -sf -o /tmp/k http://10.65.0.1/files/install/vmlinuz
+        sysd_client_run c1 cmp /tmp/k "$d/kernel"
+        # down takes both away.
+        run sysd_run "$PXELAB" down debian-installer
+        [ "$status" -eq 0 ]
+        run sysd_run ip link show "$br"
+        [ "$status" -ne 0 ]
+        run sysd_run ip link show "$tap"
+        [ "$status" -ne 0 ]
+        rm -rf "$d"
+}
+
+@test "labs whose names share a prefix have their own slices: down of one leaves the other running" {
+        pa=$(mkprofile nest 10.67.0.1/24 'uplink = "none"')
+        pb=$(mkprofile nest-b 10.68.0.1/24 'uplink = "none"')
+        sysd_run "$PXELAB" up "$pa"
+        sysd_run "$PXELAB" up "$pb"
+        # systemd reads '-' in a slice name as nesting: pxelab-nest-b.slice
+        # would sit inside pxelab-nest.slice.
+        [ "$(sysd_run systemctl show -P Slice pxelab-nest-b-dnsmasq.service)" = pxelab-nest_b.slice ]
+        [ "$(sysd_run systemctl show -P Slice pxelab-nest-dnsmasq.service)" = pxelab-nest.slice ]
+        sysd_run "$PXELAB" down nest
+        for s in dnsmasq nginx; do
+                [ "$(sysd_run systemctl show -P ActiveState pxelab-nest-b-$s.service)" = active ]
+        done
+        run sysd_run "$PXELAB" status nest-b
+        [ "$status" -eq 0 ]
+        [[ "$output" == *"Lab nest-b: healthy"* ]]
+        sysd_run "$PXELAB" down nest-b
+        [ -z "$(sysd_run systemctl list-units --all --plain --no-legend 'pxelab-nest*')" ]
 }

@@ -10,6 +10,8 @@ load ../harness/sysd
 LAB=mnu
 NET=10.65.0
 BOOT_TIMEOUT=${VM_BOOT_TIMEOUT:-150}
+# Pinned: these tests boot guests; how KVM fares here is accel.bats' business.
+export PXELAB_ACCEL=tcg
 
 setup_file() {
         export PAYLOAD=$OUT/vm-payload PROFILE_DIR=$OUT/lab-$LAB
@@ -114,6 +116,8 @@ CONF
         run sysd_run "$PXELAB" vm list auto --json
         echo "$output"
         echo "$output" | jq -e 'map(.name) == ["auto1"]'
+        # PXELAB_ACCEL reaches the VMs up starts, too.
+        echo "$output" | jq -e '.[0].accel == "tcg"'
         unit=$(echo "$output" | jq -r '.[0].unit')
         pid=$(sysd_run systemctl show -P MainPID "$unit")
         [ "$pid" -gt 0 ]

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+bats_require_minimum_version 1.5.0
 # Rendering: golden trees of every example profile, and the real dnsmasq and
 # nginx accept each rendered config.
 load common
@@ -102,4 +103,81 @@ CONF
         grep -q '^#!ipxe' "$d/out/http/boot.ipxe"
         grep -q 'chain --replace http://10.45.0.1/menu.ipxe' "$d/out/http/boot.ipxe"
         rm -rf "$d"
+}
+
+@test "render -o never writes or deletes through a planted symlink" {
+        base=$(mktemp -d "$BATS_TEST_TMPDIR/links.XXXXXX")
+        dir=$base/out victim=$base/victim
+        mkdir -p "$dir" "$victim/boot" "$victim/hosts"
+        echo keep > "$victim/boot/precious"
+        echo keep > "$victim/file"
+        # http/ is a link to a tree outside DIR: render used to rm -rf
+        # DIR/http/boot, i.e. the victim's boot/.
+        ln -s "$victim" "$dir/http"
+        run --separate-stderr "$PXELAB" render profiles/demo.conf -o "$dir"
+        [ "$status" -ne 0 ]
+        [[ "$stderr" == *"Too many levels of symbolic links"* ]]
+        [ "$(cat "$victim/boot/precious")" = keep ]
+        [ "$(ls -A "$victim")" = "$(printf 'boot\nfile\nhosts')" ]
+        # A link where a file goes is replaced, not written through; links
+        # at every temp name the old scheme used (NAME.tmp.PID) are inert.
+        rm "$dir/http"
+        mkdir -p "$dir/http"
+        ln -s "$victim/file" "$dir/dnsmasq.conf"
+        ln -s "$victim/file" "$dir/http/boot.ipxe"
+        pid=$(sh -c 'echo $$')
+        for n in $(seq "$pid" $((pid + 400))); do
+                ln -s "$victim/file" "$dir/nginx.conf.tmp.$n"
+                ln -s "$victim/file" "$dir/http/menu.ipxe.tmp.$n"
+        done
+        "$PXELAB" render profiles/demo.conf -o "$dir"
+        [ "$(cat "$victim/file")" = keep ]
+        [ -f "$dir/dnsmasq.conf" ] && [ ! -L "$dir/dnsmasq.conf" ]
+        [ -f "$dir/http/boot.ipxe" ] && [ ! -L "$dir/http/boot.ipxe" ]
+        grep -q '^dhcp-range=' "$dir/dnsmasq.conf"
+}
+
+@test "render -o refuses a directory someone else owns or may write" {
+        base=$(mktemp -d "$BATS_TEST_TMPDIR/owner.XXXXXX")
+        mkdir -p "$base/other" "$base/open"
+        chown nobody "$base/other"
+        chmod 0777 "$base/open"
+        run --separate-stderr "$PXELAB" render profiles/demo.conf -o "$base/other"
+        [ "$status" -eq 2 ]
+        [ "$stderr" = "Refusing to render into '$base/other': it is owned by uid $(id -u nobody), not by uid 0" ]
+        run --separate-stderr "$PXELAB" render profiles/demo.conf -o "$base/open"
+        [ "$status" -eq 2 ]
+        [ "$stderr" = "Refusing to render into '$base/open': it is writable by others (mode 0777)" ]
+        [ -z "$(ls -A "$base/other" "$base/open" | grep -v ':$' | grep -v '^$')" ]
+}
+
+@test "a 10,000-host profile checks and renders every host; its late duplicates name the first use" {
+        d="$OUT/render/many"
+        rm -rf "$d"
+        tests/fixtures/many-hosts 10000 "$d"
+        run --separate-stderr "$PXELAB" check "$d/lab.conf"
+        [ "$status" -eq 0 ]
+        [ "${lines[-1]}" = "OK" ]
+        render_into "$d/lab.conf" "$d/out"
+        # one dhcp-host line per host, in profile order; one script per host with a boot entry
+        [ "$(grep -c '^dhcp-host=' "$d/out/dnsmasq.conf")" -eq 10000 ]
+        [ "$(grep '^dhcp-host=' "$d/out/dnsmasq.conf" | head -1)" = "dhcp-host=52:54:00:00:00:01,10.50.1.2,h1" ]
+        [ "$(grep '^dhcp-host=' "$d/out/dnsmasq.conf" | tail -1)" = "dhcp-host=52:54:00:00:27:10,10.50.41.1,h10000" ]
+        [ "$(find "$d/out/http/hosts" -name '*.ipxe' | wc -l)" -eq 5000 ]
+        [ "$(grep -c '^iseq ${netX/mac:hexhyp} 52-54-00-' "$d/out/http/boot.ipxe")" -eq 5000 ]
+        grep -q 'boot/rescue.ipxe' "$d/out/http/hosts/52-54-00-00-27-10.ipxe"
+        run dnsmasq --test --conf-file="$d/out/dnsmasq.conf"
+        [ "$status" -eq 0 ]
+        # Duplicates at the very end: each names the first use, with its line.
+        mac1=$(grep -n '52:54:00:00:00:01' "$d/lab.conf" | cut -d: -f1)
+        ip1=$(grep -n '"10.50.1.2"' "$d/lab.conf" | cut -d: -f1)
+        h3=$(grep -n '^host "h3"' "$d/lab.conf" | cut -d: -f1)
+        end=$(wc -l < "$d/lab.conf")
+        printf 'host "late" {\n    mac = "52:54:00:00:00:01"\n    ip = "10.50.1.2"\n}\nhost "h3" { mac = "52:54:00:ff:00:03" }\n' \
+                >> "$d/lab.conf"
+        run --separate-stderr "$PXELAB" check "$d/lab.conf"
+        [ "$status" -eq 2 ]
+        [ "$stderr" = "$d/lab.conf:$((end + 2)): host.late.mac: '52:54:00:00:00:01' is already used by host.h1 on line $mac1
+$d/lab.conf:$((end + 3)): host.late.ip: '10.50.1.2' is already used by host.h1 on line $ip1
+$d/lab.conf:$((end + 5)): host.h3: defined twice (first on line $h3)" ]
 }

@@ -22,7 +22,7 @@ teardown_file() {
         run sysd_run "$ITEST"
         echo "$output"
         [ "$status" -eq 0 ]
-        [[ $output == *"PASSED  ] 14 test(s)"* ]]
+        [[ $output == *"PASSED  ] 15 test(s)"* ]]
 }
 
 @test "units: the suite leaves no unit of its own behind" {

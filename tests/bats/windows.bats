@@ -18,6 +18,8 @@ load ../harness/sysd
 GOLDEN=$REPO/tests/golden/windows-startup
 # Bounded waits: QEMU runs under TCG here.
 BOOT_TIMEOUT=${VM_BOOT_TIMEOUT:-150}
+# Pinned: these tests boot guests; how KVM fares here is accel.bats' business.
+export PXELAB_ACCEL=tcg
 
 teardown() { sysd_kill; }
 
@@ -229,6 +231,14 @@ golden() {
         [ "$(sysd_run systemctl show -P NoNewPrivileges $u)" = yes ]
         [ "$(sysd_run systemctl show -P Restart $u)" = on-failure ]
         [ "$(sysd_run systemctl show -P ReadWritePaths $u)" = /run/pxelab/ws/smb ]
+        [ "$(sysd_run systemctl show -P ReadOnlyPaths $u)" = "/run/pxelab/ws /var/lib/pxelab/ws" ]
+        for k in PrivateDevices ProtectClock MemoryDenyWriteExecute; do
+                [ "$(sysd_run systemctl show -P $k $u)" = yes ]
+        done
+        [ "$(sysd_run systemctl show -P ProtectProc $u)" = invisible ]
+        [[ " $(sysd_run systemctl show -P SystemCallFilter $u) " == *" quotactl "* ]]
+        [ "$(sysd_run systemctl show -P RestrictAddressFamilies $u | tr ' ' '\n' | sort | xargs)" = \
+          "AF_INET AF_INET6 AF_NETLINK AF_UNIX" ]
         [ "$(sysd_run systemctl show -P CapabilityBoundingSet $u | tr ' ' '\n' | sort | xargs)" = "cap_net_bind_service cap_setgid cap_setuid" ]
         sysd_run systemctl show -P ExecStart $u | grep -q -- '--configfile=/run/pxelab/ws/smb.conf'
 
@@ -249,9 +259,11 @@ golden() {
         [ "$status" -ne 0 ]
         [[ "$output" != *setup.exe* ]]
 
-        # smbd's directories stay private to root, like the rest of the lab's
-        # (smbd makes its lock/msg.lock 0755 itself, inside them).
-        [ "$(sysd_run find /run/pxelab/ws -type d ! -perm 700)" = /run/pxelab/ws/smb/lock/msg.lock ]
+        # smbd's directories stay private to root (smbd makes its
+        # lock/msg.lock 0755 itself, inside them, and its own tdb files);
+        # nothing else of the lab is writable by others.
+        [ "$(sysd_run find /run/pxelab/ws/smb -type d ! -perm 700)" = /run/pxelab/ws/smb/lock/msg.lock ]
+        [ -z "$(sysd_run find /run/pxelab/ws -path /run/pxelab/ws/smb -prune -o -perm /022 ! -type l -print)" ]
         [ "$(sysd_run stat -c %a /run/pxelab/ws/smb /run/pxelab/ws/smb/private | xargs)" = "700 700" ]
         creds=/var/lib/pxelab/ws/smb.credentials
         [ "$(sysd_run stat -c %a $creds)" = 600 ]

@@ -250,6 +250,32 @@ static void test_failing_service_reports_its_journal(void **state) {
         stop(unit);
 }
 
+/* quiet_exit: the same failure is handed back as -ECHILD, nothing logged
+ * (vm.c then starts the VM under TCG); the unit is failed, and the next
+ * start of that name works. */
+static void test_quiet_exit(void **state) {
+        const char *unit = "pxelab-itest-quiet.service";
+        char *fail[] = { "/bin/sh", "-c", "echo pxelab-itest-quiet >&2; exit 4", NULL };
+        char *ok[] = { "/bin/sleep", "1000", NULL };
+        struct unit_spec spec = { .name = unit, .slice = SLICE, .argv = fail, .restart = "no", .quiet_exit = true };
+        _cleanup_free_ char *log = NULL;
+        struct unit_status s;
+        int r;
+
+        capture_start();
+        r = units_start(bus, &spec);
+        log = capture_end();
+        assert_int_equal(r, -ECHILD);
+        assert_string_equal(log, "");
+        s = status_of(unit);
+        assert_true(s.loaded && streq(s.active_state, "failed"));
+        assert_string_equal(s.result, "exit-code");
+        unit_status_done(&s);
+        spec.argv = ok;
+        assert_int_equal(units_start(bus, &spec), 0);
+        stop(unit);
+}
+
 static void test_arguments_are_literal(void **state) {
         const char *unit = "pxelab-itest-lit.service";
         char *argv[] = { "/bin/sh", "-c", "echo \"lit:$1|$2|$3|$4|$5\"; exec sleep 1000", "sh",
@@ -509,6 +535,7 @@ int main(int argc, char *argv[]) {
                 cmocka_unit_test(test_failed_name_is_reused),
                 cmocka_unit_test(test_name_waiting_for_restart_is_taken_over),
                 cmocka_unit_test(test_service_killed_at_start),
+                cmocka_unit_test(test_quiet_exit),
                 cmocka_unit_test(test_arguments_are_literal),
                 cmocka_unit_test(test_running_name_is_eexist),
                 cmocka_unit_test(test_stop_twice),

@@ -250,6 +250,71 @@ static void test_relative_profile_path(void **state) {
         assert_string_equal(p->boots[0].kernel, want_kernel);
 }
 
+/* ".." is fine in a path; parsing keeps it (the filesystem resolves it in
+ * profile_check_files()), and files keep the base name they were given. */
+static void test_dotdot_parses(void **state) {
+        _cleanup_(profile_freep) struct profile *p = parse_ok("/srv/labs/profiles/lab.conf", GOOD_HEAD
+                "boot \"l\" { kind = \"linux\" kernel = \"../images/vmlinuz\" initrd = {\"../images/./initrd.img\"} }\n"
+                "boot \"w\" { kind = \"wimboot\" wimboot = \"/opt/x/../wimboot\" bcd = \"../pe/BCD\" boot_sdi = \"s\"\n"
+                "            wim = \"w\" inject = {\"../../tools/startnet.cmd\"} }\n");
+        assert_string_equal(p->boots[0].kernel, "/srv/labs/profiles/../images/vmlinuz");
+        assert_string_equal(p->boots[0].kernel_name, "vmlinuz");
+        assert_string_equal(p->boots[0].initrd[0], "/srv/labs/profiles/../images/initrd.img");
+        assert_string_equal(p->boots[0].initrd_name[0], "initrd.img");
+        assert_string_equal(p->boots[1].wimboot, "/opt/x/../wimboot");
+        assert_string_equal(p->boots[1].bcd, "/srv/labs/profiles/../pe/BCD");
+        assert_string_equal(p->boots[1].inject[0], "/srv/labs/profiles/../../tools/startnet.cmd");
+        assert_string_equal(p->boots[1].inject_name[0], "startnet.cmd");
+        /* a file path must not end in "..": that is a directory */
+        assert_errors("/srv/labs/profiles/lab.conf", GOOD_HEAD
+                      "boot \"l\" { kind = \"linux\" kernel = \"../images/..\" initrd = {\"a/..\"} }\n",
+                      "/srv/labs/profiles/lab.conf:3: boot.l.kernel: '../images/..' ends in '..', which names a "
+                      "directory, not a file\n"
+                      "/srv/labs/profiles/lab.conf:3: boot.l.initrd: 'a/..' ends in '..', which names a directory, "
+                      "not a file\n");
+        /* what stays refused: what the configs cannot carry */
+        assert_errors("/srv/labs/profiles/lab.conf", GOOD_HEAD
+                      "boot \"l\" { kind = \"linux\" kernel = \"../images/vm\\x01linuz\" }\n",
+                      "/srv/labs/profiles/lab.conf:3: boot.l.kernel: '../images/vm\\x01linuz' contains a control "
+                      "character, which is not allowed in a path\n");
+}
+
+/* Lab names up to 32 characters, from the file name too; the default bridge
+ * is shortened to fit 15 characters (names.h). */
+static void test_long_lab_names(void **state) {
+        struct profile *p;
+        p = parse_ok("/srv/labs/windows-setup.conf", "bridge { address = \"10.40.0.1/24\" }\nboot \"a\" { kind = \"local\" }\n");
+        assert_string_equal(p->lab, "windows-setup");
+        assert_string_equal(p->bridge.name, "pxe-window-b05b");
+        assert_string_equal(p->menu.title, "pxelab windows-setup");
+        profile_free(p);
+        p = parse_ok("debian-installer.conf", "bridge { address = \"10.40.0.1/24\" }\nboot \"a\" { kind = \"local\" }\n");
+        assert_string_equal(p->lab, "debian-installer");
+        assert_string_equal(p->bridge.name, "pxe-debian-515e");
+        profile_free(p);
+        /* 32 characters; a bridge name of one's own still wins */
+        p = parse_ok("x.conf", "lab = \"abcdefghijklmnopqrstuvwxyz012345\"\n"
+                     "bridge { name = \"br-long\" address = \"10.40.0.1/24\" }\nboot \"a\" { kind = \"local\" }\n");
+        assert_string_equal(p->lab, "abcdefghijklmnopqrstuvwxyz012345");
+        assert_string_equal(p->bridge.name, "br-long");
+        profile_free(p);
+        /* a short name keeps its plain bridge name */
+        p = parse_ok("abcdefghijk.conf", "bridge { address = \"10.40.0.1/24\" }\nboot \"a\" { kind = \"local\" }\n");
+        assert_string_equal(p->bridge.name, "pxe-abcdefghijk");
+        profile_free(p);
+        assert_errors("x.conf", "lab = \"abcdefghijklmnopqrstuvwxyz0123456\"\nbridge { address = \"10.40.0.1/24\" }\n"
+                      "boot \"a\" { kind = \"local\" }\n",
+                      "x.conf:1: lab: 'abcdefghijklmnopqrstuvwxyz0123456' is not a valid lab name (1-32 characters "
+                      "from a-z 0-9 -, a letter or digit first and last, no '--')\n");
+        assert_errors("x.conf", "lab = \"lab-\"\nbridge { address = \"10.40.0.1/24\" }\nboot \"a\" { kind = \"local\" }\n",
+                      "x.conf:1: lab: 'lab-' is not a valid lab name (1-32 characters "
+                      "from a-z 0-9 -, a letter or digit first and last, no '--')\n");
+        assert_errors("/l/my--lab.conf", "bridge { address = \"10.40.0.1/24\" }\nboot \"a\" { kind = \"local\" }\n",
+                      "/l/my--lab.conf:1: lab: the file name gives 'my--lab', which is not a valid lab name (1-32 "
+                      "characters from a-z 0-9 -, a letter or digit first and last, no '--'); set lab = \"NAME\" in "
+                      "the profile\n");
+}
+
 static void test_wimboot_from_env(void **state) {
         struct profile *p;
         setenv("PXELAB_WIMBOOT", "/opt/ipxe/wimboot", 1);
@@ -364,7 +429,9 @@ static void test_lines(void **state) {
 
 static void test_cannot_read(void **state) {
         assert_errors("/nonexistent/pxelab.conf", NULL, "/nonexistent/pxelab.conf: cannot read: No such file or directory\n");
-        assert_errors("tests", NULL, "tests: cannot read: Is a directory\n");
+        /* refused unread: a directory, a device, a FIFO (see cli.bats) */
+        assert_errors("tests", NULL, "tests: not a regular file\n");
+        assert_errors("/dev/zero", NULL, "/dev/zero: not a regular file\n");
 }
 
 static void test_check_files_ok(void **state) {
@@ -405,6 +472,104 @@ static void test_check_files_errors(void **state) {
                 "tests/c.conf:7: boot.l.initrd: '/nonexistent/i' does not exist\n"
                 "tests/c.conf:12: boot.win.source: 'fixtures/vmlinuz' is not a directory\n"
                 "tests/c.conf:13: boot.win.unattend: 'fixtures/win/Boot' is not a regular file\n");
+}
+
+static void mkfile(const char *dir, const char *rel, const char *content) {
+        _cleanup_free_ char *path = path_join(dir, rel), *parent = xstrdup(path);
+        *strrchr(parent, '/') = 0;
+        assert_int_equal(mkdir_p(parent, 0755), 0);
+        assert_int_equal(write_file_atomic(path, content, strlen(content), 0644), 0);
+}
+
+static void mksymlink(const char *dir, const char *rel, const char *target) {
+        _cleanup_free_ char *path = path_join(dir, rel);
+        assert_int_equal(symlink(target, path), 0);
+}
+
+/* A tree as users keep it: DIR/profiles/lab.conf beside DIR/images/. The
+ * check resolves every path to its canonical form (symlinks, ".."), which
+ * is what the model and so nginx see; names stay as written. */
+static void test_check_files_resolves(void **state) {
+        char tmp[] = "/tmp/pxelab-test-resolve-XXXXXX";
+        _cleanup_free_ char *dir = NULL, *conf = NULL, *want = NULL, *got = NULL;
+        _cleanup_strv_free_ char **errors = NULL;
+        struct profile *p;
+        assert_non_null(mkdtemp(tmp));
+        dir = realpath(tmp, NULL);
+        mkfile(dir, "images/vmlinuz", "k");
+        mkfile(dir, "images/initrd-6.1.img", "i");
+        mksymlink(dir, "images/initrd.img", "initrd-6.1.img");
+        mkfile(dir, "my images/vmlinuz", "k");
+        mkfile(dir, "profiles/x", "");
+        mksymlink(dir, "profiles/spaced", "../my images");
+        mksymlink(dir, "profiles/debian", "../images/debian");
+        mkfile(dir, "images/debian/x", "");
+        conf = path_join(dir, "profiles/lab.conf");
+
+        p = parse_ok(conf, GOOD_HEAD
+                     "boot \"l\" { kind = \"linux\" kernel = \"../images/vmlinuz\" initrd = {\"../images/initrd.img\"} }\n"
+                     /* ".." after a symlink: from where it points (images/), as
+                      * the kernel walks it; profiles/vmlinuz does not exist */
+                     "boot \"m\" { kind = \"linux\" kernel = \"debian/../vmlinuz\" }\n"
+                     "templates = \"../images/..\"\n");
+        assert_int_equal(profile_check_files(p, &errors), 0);
+        assert_null(errors);
+        want = xasprintf("%s/images/vmlinuz", dir);
+        assert_string_equal(p->boots[0].kernel, want);
+        free(want);
+        want = xasprintf("%s/images/initrd-6.1.img", dir);
+        assert_string_equal(p->boots[0].initrd[0], want);
+        assert_string_equal(p->boots[0].initrd_name[0], "initrd.img");
+        free(want);
+        want = xasprintf("%s/images/vmlinuz", dir);
+        assert_string_equal(p->boots[1].kernel, want);
+        assert_string_equal(p->templates, dir);
+        profile_free(p);
+
+        /* one that leads nowhere says where it led; one whose real path the
+         * configs cannot carry says what it resolves to */
+        p = parse_ok(conf, GOOD_HEAD
+                     "boot \"l\" {\n"
+                     "  kind = \"linux\"\n"
+                     "  kernel = \"../images/vmlinuz-missing\"\n"
+                     "  initrd = {\"../no-dir/x/../initrd.img\", \"spaced/vmlinuz\"}\n"
+                     "}\n"
+                     "boot \"m\" { kind = \"linux\" kernel = \"x/../vmlinuz\" }\n"
+                     "boot \"n\" { kind = \"linux\" kernel = \"/nonexistent/../vmlinuz\" }\n");
+        assert_int_equal(profile_check_files(p, &errors), -ENOENT);
+        got = join_lines(errors);
+        free(want);
+        want = xasprintf("%1$s:5: boot.l.kernel: '../images/vmlinuz-missing' (%2$s/images/vmlinuz-missing) does not exist\n"
+                         "%1$s:6: boot.l.initrd: '../no-dir/x/../initrd.img' (%2$s/no-dir/x/../initrd.img) does not exist\n"
+                         "%1$s:6: boot.l.initrd: 'spaced/vmlinuz' resolves to '%2$s/my images/vmlinuz', which contains "
+                         "a space (not allowed in a path)\n"
+                         "%1$s:8: boot.m.kernel: 'x/../vmlinuz' (%2$s/profiles/x/../vmlinuz) does not exist\n"
+                         /* "x" is a file, "nonexistent" missing: the lookup stops there */
+                         "%1$s:9: boot.n.kernel: '/nonexistent/../vmlinuz' does not exist\n",
+                         conf, dir);
+        assert_string_equal(got, want);
+        profile_free(p);
+        strv_free(errors);
+        errors = NULL;
+
+        /* render's resolution: what exists is resolved, the rest left alone */
+        p = parse_ok(conf, GOOD_HEAD
+                     "boot \"l\" { kind = \"linux\" kernel = \"../images/vmlinuz\" initrd = {\"../images/none.img\"} }\n");
+        assert_int_equal(profile_resolve_paths(p, &errors), 0);
+        free(want);
+        want = xasprintf("%s/images/vmlinuz", dir);
+        assert_string_equal(p->boots[0].kernel, want);
+        free(want);
+        want = xasprintf("%s/profiles/../images/none.img", dir);
+        assert_string_equal(p->boots[0].initrd[0], want);
+        profile_free(p);
+        p = parse_ok(conf, GOOD_HEAD "boot \"l\" { kind = \"linux\" kernel = \"spaced/vmlinuz\" }\n");
+        assert_int_equal(profile_resolve_paths(p, &errors), -EINVAL);
+        assert_non_null(errors);
+        assert_non_null(strstr(errors[0], ":3: boot.l.kernel: 'spaced/vmlinuz' resolves to '"));
+        assert_null(errors[1]);
+        profile_free(p);
+        rm_rf(dir);
 }
 
 /* As an unprivileged user (root reads everything) a mode-000 file is not readable. */
@@ -542,6 +707,8 @@ int main(void) {
                 cmocka_unit_test(test_everything_set_ok),
                 cmocka_unit_test(test_paths),
                 cmocka_unit_test(test_relative_profile_path),
+                cmocka_unit_test(test_dotdot_parses),
+                cmocka_unit_test(test_long_lab_names),
                 cmocka_unit_test(test_wimboot_from_env),
                 cmocka_unit_test(test_mac_normalisation),
                 cmocka_unit_test(test_derived_range),
@@ -549,6 +716,7 @@ int main(void) {
                 cmocka_unit_test(test_cannot_read),
                 cmocka_unit_test(test_check_files_ok),
                 cmocka_unit_test(test_check_files_errors),
+                cmocka_unit_test(test_check_files_resolves),
                 cmocka_unit_test(test_check_files_unreadable),
                 cmocka_unit_test(test_profile_load_prints),
                 cmocka_unit_test(test_example_profiles),

@@ -292,6 +292,55 @@ static void test_model_reserved_share(void **state) {
                               "give this windows entry another name\n");
 }
 
+/* An injected file keeps the name it was given when it is a symlink: it
+ * lands in System32 as startnet.cmd, served from the file it points to. */
+static void test_model_inject_symlink(void **state) {
+        _cleanup_(profile_freep) struct profile *p = NULL;
+        _cleanup_free_ char *link = path_join(tmpdir, "pe/startnet.cmd"), *real = NULL, *want = NULL;
+        _cleanup_strv_free_ char **errors = NULL;
+        json_t *m = NULL, *e, *f;
+        touch("pe/bcd");
+        touch("pe/boot.sdi");
+        touch("pe/winpe.wim");
+        touch("wimboot");
+        touch("tools/startnet-v2.cmd");
+        unlink(link);
+        assert_int_equal(symlink("../tools/startnet-v2.cmd", link), 0);
+        p = parse("boot \"pe\" { kind = \"wimboot\" bcd = \"pe/bcd\" boot_sdi = \"pe/boot.sdi\" wim = \"pe/winpe.wim\"\n"
+                  "    inject = {\"pe/startnet.cmd\"} }\n");
+        assert_int_equal(profile_check_files(p, &errors), 0);
+        assert_int_equal(model_build(p, "/run/pxelab/w", "/var/lib/pxelab/w", &m), 0);
+        e = json_array_get(json_object_get(m, "boots"), 0);
+        assert_string_equal(names(e), "BCD boot.sdi boot.wim startnet.cmd");
+        f = json_array_get(json_object_get(e, "initrds"), 3);
+        real = realpath(tmpdir, NULL);
+        want = xasprintf("%s/tools/startnet-v2.cmd", real);
+        assert_string_equal(json_string_value(json_object_get(f, "path")), want);
+        assert_string_equal(json_string_value(json_object_get(f, "url_path")), "/files/pe/startnet.cmd");
+        json_decref(m);
+}
+
+/* NetBIOS names have 15 characters, like interface names: a long lab name
+ * is shortened the same way (names.h). */
+static void test_netbios_name(void **state) {
+        struct { const char *lab, *netbios; } cases[] = {
+                { "w", "W" },
+                { "windows-setup", "WINDOWS-SETUP" },
+                { "windows-setup-lab", "WINDOWS-SE-FC4D" },
+                { "debian-installer", "DEBIAN-INS-515E" },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                _cleanup_free_ char *buf = xasprintf("lab = \"%s\"\nbridge { address = \"10.70.0.1/24\" }\n"
+                                                     "boot \"d\" { kind = \"local\" }\n", cases[i].lab);
+                _cleanup_(profile_freep) struct profile *p = NULL;
+                json_t *smb;
+                assert_int_equal(profile_parse("n.conf", buf, NULL, &p), 0);
+                smb = windows_smb_json(p, "/run/pxelab/x", "/var/lib/pxelab/x");
+                assert_string_equal(json_string_value(json_object_get(smb, "netbios_name")), cases[i].netbios);
+                json_decref(smb);
+        }
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_md4_rfc1320),
@@ -304,6 +353,8 @@ int main(void) {
                 cmocka_unit_test(test_model_clash),
                 cmocka_unit_test(test_model_unsafe_driver_name),
                 cmocka_unit_test(test_model_reserved_share),
+                cmocka_unit_test(test_model_inject_symlink),
+                cmocka_unit_test(test_netbios_name),
         };
         return cmocka_run_group_tests(tests, setup_dir, teardown_dir);
 }

@@ -196,7 +196,7 @@ binds_of() {
 }
 
 # Of the files given, those the units' PrivateTmp hides (so pxelab binds
-# them in; the test data may live under /var/tmp), sorted.
+# them in; PXELAB_TEST_TMP may put the test data there), sorted.
 in_private_tmp() {
         local f
         for f in "$@"; do

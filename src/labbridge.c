@@ -230,9 +230,10 @@ int labbridge_attach(json_t *st, const char *ifname) {
          * sends its packets to the tap, where the lab's nftables table drops
          * what is addressed to the lab. A Linux bridge port never needs
          * this: the bridge takes its frames before the stack sees them.
-         * No checksum offload to switch off (unlike a veth client): the
-         * guests' frames leave QEMU with their checksums filled in, and
-         * BIOS and UEFI VMs boot through the netdev datapath as they are. */
+         * Checksums need nothing on the tap (unlike `ethtool -K tx off` on
+         * a veth client): iPXE and OVMF fill theirs in, and a booted OS,
+         * which would leave them to the NIC, gets a NIC without checksum
+         * offload on OVS labs (vm.c, csum=off). */
         r = link_set_noarp(ifname);
         if (r < 0)
                 return r;

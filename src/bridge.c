@@ -249,6 +249,26 @@ int link_set_up(const char *name) {
         return 0;
 }
 
+int link_set_noarp(const char *name) {
+        _cleanup_nl_sock_ struct nl_sock *sk = NULL;
+        _cleanup_nlmsg_ struct nl_msg *msg = NULL;
+        int r;
+
+        r = check_ifname(name);
+        if (r < 0)
+                return r;
+        r = rtnl_open(&sk);
+        if (r < 0)
+                return log_error_errno(r, "Failed to switch ARP off on link '%s'", name);
+        msg = link_request(RTM_NEWLINK, 0, name, IFF_NOARP, IFF_NOARP);
+        if (!msg)
+                return log_error_errno(-ENOMEM, "Failed to switch ARP off on link '%s'", name);
+        r = nl_transact(sk, msg);
+        if (r < 0)
+                return log_error_errno(r, "Failed to switch ARP off on link '%s'", name);
+        return 0;
+}
+
 int link_delete(const char *name) {
         _cleanup_nl_sock_ struct nl_sock *sk = NULL;
         _cleanup_nlmsg_ struct nl_msg *msg = NULL;

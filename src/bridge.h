@@ -40,6 +40,10 @@ int link_add_address(const char *name, const char *cidr);
  * returns 0. */
 int link_del_address(const char *name, const char *cidr);
 
+/* Sets IFF_NOARP on NAME: the host's stack then answers no ARP request
+ * that arrives on it (arp off). -ENODEV if missing. */
+int link_set_noarp(const char *name);
+
 /* Deletes link NAME; a missing link returns 0. */
 int link_delete(const char *name);
 

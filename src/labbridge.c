@@ -170,9 +170,18 @@ int labbridge_teardown(json_t *st) {
         if (!br || !name)
                 return 0;
         if (!json_is_true(json_object_get(br, "created"))) {
-                /* Someone else's bridge: take back only our addresses. */
+                /* Someone else's bridge: take back only our addresses and,
+                 * on OVS, the ports we added (VM taps; `down` has stopped
+                 * the VMs, this catches what a crash left in OVSDB). */
                 json_array_foreach(json_object_get(br, "addresses"), i, a) {
                         int k = link_del_address(name, json_string_value(a));
+                        if (k < 0)
+                                r = k;
+                }
+                if (rec_is_ovs(br) && rec_str(st, "lab")) {
+                        int k = ovsdb_connect(rec_str(br, "ovsdb"), &db);
+                        if (k >= 0)
+                                k = ovsdb_port_del_marked(db, name, rec_str(st, "lab"), OVS_TIMEOUT_MS);
                         if (k < 0)
                                 r = k;
                 }
@@ -186,30 +195,79 @@ int labbridge_teardown(json_t *st) {
         return ovsdb_bridge_del(db, name, OVS_TIMEOUT_MS);
 }
 
+/* The port IFNAME is already on BRIDGE (a VM that powered off keeps its
+ * tap and port; starting it again finds them): 1, else 0. */
+static int ovs_has_port(struct ovsdb *db, const char *bridge, const char *ifname) {
+        _cleanup_strv_free_ char **ports = NULL;
+        int r = ovsdb_bridge_ports(db, bridge, &ports);
+
+        if (r == -ENOENT)
+                return 0;       /* ovsdb_port_add() says so in its own words */
+        if (r < 0)
+                return r;
+        for (char **p = ports; *p; p++)
+                if (streq(*p, ifname))
+                        return 1;
+        return 0;
+}
+
 int labbridge_attach(json_t *st, const char *ifname) {
         _cleanup_(ovsdb_closep) struct ovsdb *db = NULL;
         json_t *br = json_object_get(st, "bridge");
+        const char *bridge = rec_str(br, "name");
         int r;
 
+        if (!bridge)
+                return log_error_errno(-EBADMSG, "Failed to add '%s' to the lab's bridge: the record names none",
+                                       ifname);
         if (!rec_is_ovs(br))
-                return link_set_master(ifname, rec_str(br, "name"));
+                return link_set_master(ifname, bridge);
+        /* ovs-vswitchd (netdev datapath) reads the port's frames from the
+         * kernel device, and so does the host's stack: left to itself, the
+         * stack answers a guest's ARP for the lab's address first, with the
+         * tap's own MAC (measured: two replies, the tap's 0.3 ms before the
+         * bridge's). iPXE keeps the later one; a guest that keeps the first
+         * sends its packets to the tap, where the lab's nftables table drops
+         * what is addressed to the lab. A Linux bridge port never needs
+         * this: the bridge takes its frames before the stack sees them.
+         * Checksums need nothing on the tap (unlike `ethtool -K tx off` on
+         * a veth client): iPXE and OVMF fill theirs in, and a booted OS,
+         * which would leave them to the NIC, gets a NIC without checksum
+         * offload on OVS labs (vm.c, csum=off). */
+        r = link_set_noarp(ifname);
+        if (r < 0)
+                return r;
         r = ovsdb_connect(rec_str(br, "ovsdb"), &db);
         if (r < 0)
                 return r;
-        return ovsdb_port_add(db, rec_str(br, "name"), ifname, OVS_TIMEOUT_MS);
+        r = ovs_has_port(db, bridge, ifname);
+        if (r != 0)
+                return r < 0 ? r : 0;
+        /* Marked with the lab: `down` finds the ports it made by that. */
+        return ovsdb_port_add(db, bridge, ifname, rec_str(st, "lab"), OVS_TIMEOUT_MS);
 }
 
 int labbridge_detach(json_t *st, const char *ifname) {
         _cleanup_(ovsdb_closep) struct ovsdb *db = NULL;
         json_t *br = json_object_get(st, "bridge");
+        const char *bridge = rec_str(br, "name");
         int r;
 
-        if (!rec_is_ovs(br))
+        if (!bridge)
+                return 0;
+        if (!rec_is_ovs(br)) {
+                /* A tap that was never made (or is gone) is on no bridge. */
+                r = link_exists(ifname, NULL);
+                if (r <= 0)
+                        return r;
                 return link_set_master(ifname, NULL);
+        }
         r = ovsdb_connect(rec_str(br, "ovsdb"), &db);
         if (r < 0)
                 return r;
-        return ovsdb_port_del(db, rec_str(br, "name"), ifname, OVS_TIMEOUT_MS);
+        /* A bridge that is gone took its ports along: then the port is
+         * missing too, which is fine. */
+        return ovsdb_port_del(db, bridge, ifname, OVS_TIMEOUT_MS);
 }
 
 int labbridge_info(json_t *st, json_t **ret) {

@@ -757,8 +757,9 @@ int ovsdb_bridge_owner(struct ovsdb *db, const char *name, char **ret_lab) {
         return !!lab;
 }
 
-int ovsdb_port_add(struct ovsdb *db, const char *bridge, const char *ifname, unsigned timeout_ms) {
-        _cleanup_json_ json_t *ops = NULL, *result = NULL;
+int ovsdb_port_add(struct ovsdb *db, const char *bridge, const char *ifname, const char *lab,
+                   unsigned timeout_ms) {
+        _cleanup_json_ json_t *ops = NULL, *result = NULL, *port = NULL;
         _cleanup_free_ char *error = NULL;
         const char *root, *br;
         size_t cfg_index;
@@ -767,6 +768,8 @@ int ovsdb_port_add(struct ovsdb *db, const char *bridge, const char *ifname, uns
         r = check_ifname(bridge);
         if (r >= 0)
                 r = check_ifname(ifname);
+        if (r >= 0)
+                r = check_utf8("lab name", lab);
         if (r < 0)
                 return r;
 
@@ -790,14 +793,18 @@ int ovsdb_port_add(struct ovsdb *db, const char *bridge, const char *ifname, uns
         }
 
         json_decref(ops);
+        port = must(json_pack("{s:s, s:[s, [[s, s]]]}", "name", ifname, "interfaces", "set", "named-uuid", "iface"));
+        if (lab)
+                json_object_set_new(port, "external_ids",
+                                    must(json_pack("[s, [[s, s]]]", "map", OVSDB_LAB_KEY, lab)));
         /* An Interface without a type is a "system" one: an existing kernel
-         * network device that ovs-vswitchd opens by name. */
-        ops = must(json_pack("[o, {s:s, s:s, s:{s:s}, s:s}, {s:s, s:s, s:{s:s, s:[s, [[s, s]]]}, s:s},"
+         * network device that ovs-vswitchd opens by name. Interface, Port
+         * (with the lab's mark) and the bridge's reference: one transaction. */
+        ops = must(json_pack("[o, {s:s, s:s, s:{s:s}, s:s}, {s:s, s:s, s:O, s:s},"
                              " {s:s, s:s, s:o, s:[[s, s, o]]}]",
                              op_wait_row("Bridge", br),
                              "op", "insert", "table", "Interface", "row", "name", ifname, "uuid-name", "iface",
-                             "op", "insert", "table", "Port", "row", "name", ifname,
-                             "interfaces", "set", "named-uuid", "iface", "uuid-name", "port",
+                             "op", "insert", "table", "Port", "row", port, "uuid-name", "port",
                              "op", "mutate", "table", "Bridge", "where", where_uuid(br),
                              "mutations", "ports", "insert", uuid_set("named-uuid", "port")));
         ops_bump_cfg(ops, root, &cfg_index);
@@ -855,6 +862,51 @@ int ovsdb_port_del(struct ovsdb *db, const char *bridge, const char *ifname, uns
         ops_bump_cfg(ops, root, &cfg_index);
         json_array_append_new(ops, op_comment(xasprintf("pxelab: delete port %s from bridge %s", ifname, bridge)));
         return commit_and_wait(db, ops, cfg_index, root, timeout_ms);
+}
+
+int ovsdb_port_del_marked(struct ovsdb *db, const char *bridge, const char *lab, unsigned timeout_ms) {
+        _cleanup_json_ json_t *ops = NULL, *result = NULL, *uuids = NULL;
+        const char *root, *br;
+        json_t *brow, *row;
+        size_t cfg_index, i;
+        int r;
+
+        r = check_ifname(bridge);
+        if (r >= 0)
+                r = check_utf8("lab name", lab);
+        if (r < 0)
+                return r;
+        ops = must(json_pack("[o, o, o]", select_root(),
+                             op_select("Bridge", where_name(bridge), must(json_pack("[s, s]", "_uuid", "ports"))),
+                             op_select("Port", must(json_array()), must(json_pack("[s, s]", "_uuid", "external_ids")))));
+        r = ovsdb_transact(db, ops, &result);
+        if (r < 0)
+                return r;
+        r = root_uuid(db, result, 0, &root);
+        if (r < 0)
+                return r;
+        brow = first_row(result, 1);
+        br = row_uuid(brow);
+        if (!br)
+                return 0;
+        uuids = must(json_array());
+        json_array_foreach(rows_of(result, 2), i, row)
+                if (set_has_uuid(json_object_get(brow, "ports"), row_uuid(row)) &&
+                    streq(map_get(json_object_get(row, "external_ids"), OVSDB_LAB_KEY), lab))
+                        json_array_append_new(uuids, must(json_pack("[s, s]", "uuid", row_uuid(row))));
+        if (json_array_size(uuids) == 0)
+                return 0;
+
+        json_decref(ops);
+        ops = must(json_pack("[o, {s:s, s:s, s:o, s:[[s, s, [s, O]]]}]",
+                             op_wait_row("Bridge", br),
+                             "op", "mutate", "table", "Bridge", "where", where_uuid(br),
+                             "mutations", "ports", "delete", "set", uuids));
+        ops_bump_cfg(ops, root, &cfg_index);
+        json_array_append_new(ops, op_comment(xasprintf("pxelab: delete the ports of lab %s from bridge %s",
+                                                        lab, bridge)));
+        r = commit_and_wait(db, ops, cfg_index, root, timeout_ms);
+        return r < 0 ? r : (int) json_array_size(uuids);
 }
 
 static int cmp_str(const void *a, const void *b) {

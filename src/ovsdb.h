@@ -63,13 +63,20 @@ int ovsdb_bridge_exists(struct ovsdb *db, const char *name);
 int ovsdb_bridge_owner(struct ovsdb *db, const char *name, char **ret_lab);
 
 /* Adds the existing kernel interface IFNAME (veth, tap...) to BRIDGE as a
- * system port. -ENOENT when BRIDGE is missing, -EEXIST when a port of that
- * name exists (on any bridge); when ovs-vswitchd cannot open the device the
- * port is removed again and -ENODEV returned. */
-int ovsdb_port_add(struct ovsdb *db, const char *bridge, const char *ifname, unsigned timeout_ms);
+ * system port, Interface and Port in one transaction, the Port marked with
+ * external_ids {OVSDB_LAB_KEY: LAB} (LAB may be NULL: no mark). -ENOENT when
+ * BRIDGE is missing, -EEXIST when a port of that name exists (on any
+ * bridge); when ovs-vswitchd cannot open the device the port is removed
+ * again and -ENODEV returned. */
+int ovsdb_port_add(struct ovsdb *db, const char *bridge, const char *ifname, const char *lab,
+                   unsigned timeout_ms);
 /* Removes port IFNAME from BRIDGE. A missing port returns 0; a port that
  * belongs to another bridge -EINVAL. */
 int ovsdb_port_del(struct ovsdb *db, const char *bridge, const char *ifname, unsigned timeout_ms);
+/* Removes every port of BRIDGE marked {OVSDB_LAB_KEY: LAB} by
+ * ovsdb_port_add(), in one transaction: the number removed (0 also when
+ * BRIDGE does not exist). The bridge's own port carries no such mark. */
+int ovsdb_port_del_marked(struct ovsdb *db, const char *bridge, const char *lab, unsigned timeout_ms);
 /* All port names of BRIDGE, sorted, NULL-terminated (free with strv_free),
  * including the bridge's own internal port that carries the bridge's name
  * (ovs-vsctl list-ports hides that one). -ENOENT (not logged) when the

@@ -39,6 +39,7 @@ struct vm_config {
         const char *vm_dir;     /* the VM's own dir: OVMF vars, created disk */
         bool kvm;               /* -accel kvm (else tcg) */
         int vnc;                /* VNC display number on 127.0.0.1, -1 for none */
+        bool nic_csum_off;      /* the guest fills in its own checksums (OVS labs) */
 };
 
 /* Firmware names: "bios" (SeaBIOS + QEMU's iPXE option ROM), "uefi" (OVMF +

@@ -2,13 +2,15 @@
 REPO=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
 PXELAB=${PXELAB:-$REPO/pxelab-asan}
 export PXELAB_TEMPLATES=${PXELAB_TEMPLATES:-$REPO/templates}
-OUT=$REPO/tests/out
+# Test data (profiles, boot files, install trees, disk images): the run's
+# own directory outside the checkout and any home, made by setup_suite.bash,
+# so the services and VMs can read it wherever the checkout lives.
+OUT=${PXELAB_TEST_OUT:?no per-run test directory: run the suites with bats or tests/run-all (tests/bats/setup_suite.bash makes it)}
 # The corpus expects no wimboot from the environment.
 unset PXELAB_WIMBOOT
-mkdir -p "$OUT"
-# Integration suites bind the repo into the throwaway systemd (it may live
-# under /tmp, which is private in there).
-export SYSD_BIND="$REPO"
+# Integration suites bind the repo and the test data into the throwaway
+# systemd (they may live under /tmp or /var/tmp, which are private in there).
+export SYSD_BIND="$REPO $OUT"
 
 # mkprofile NAME ADDRESS [EXTRA...]: a lab profile with a small kernel and
 # initrd stand-in (nginx serves them; no VM boots them) in $OUT/lab-NAME.

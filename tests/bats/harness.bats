@@ -206,3 +206,33 @@ teardown_file() {
         host_snapshot > "$BATS_FILE_TMPDIR/host.after"
         diff "$BATS_FILE_TMPDIR/host.before" "$BATS_FILE_TMPDIR/host.after"
 }
+
+@test "each run's test data directory (setup_suite.bash): outside the checkout and homes, 0755, removed at the end" {
+        local suite=$BATS_TEST_DIRNAME/setup_suite.bash d
+        # This run's, made before the first suite.
+        [ -d "$PXELAB_TEST_OUT" ]
+        [ "$(stat -c '%a %U' "$PXELAB_TEST_OUT")" = "755 root" ]
+        case "$PXELAB_TEST_OUT/" in
+        /home/* | /root/* | /run/user/* | "$(cd "$BATS_TEST_DIRNAME/../.." && pwd)"/*) false ;;
+        esac
+        # Another one in a chosen place: made, then removed...
+        run bash -c 'source "$1"; PXELAB_TEST_TMP=$2 setup_suite && echo "$PXELAB_TEST_OUT" && teardown_suite' _ \
+                "$suite" "$BATS_TEST_TMPDIR"
+        [ "$status" -eq 0 ]
+        [[ "$output" == "$BATS_TEST_TMPDIR"/pxelab-tests.* ]]
+        [ ! -e "$output" ]
+        # ... or kept and named with PXELAB_TEST_KEEP.
+        run bash -c 'source "$1"; PXELAB_TEST_TMP=$2 setup_suite && PXELAB_TEST_KEEP=1 teardown_suite 3>&1' _ \
+                "$suite" "$BATS_TEST_TMPDIR"
+        [ "$status" -eq 0 ]
+        d=${output#"# test data kept in "}
+        [[ "$d" == "$BATS_TEST_TMPDIR"/pxelab-tests.* ]]
+        [ -d "$d" ]
+        rm -rf "$d"
+        # A home directory is refused.
+        for home in /root /home/x /run/user/0; do
+                run bash -c 'source "$1"; PXELAB_TEST_TMP=$2 setup_suite' _ "$suite" "$home"
+                [ "$status" -eq 1 ]
+                [ "$output" = "PXELAB_TEST_TMP='$home' is under a home directory, which the lab's units cannot see" ]
+        done
+}

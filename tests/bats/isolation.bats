@@ -190,14 +190,32 @@ prop() {
         sysd_run systemctl show -P "$2" "$1"
 }
 
+# The sources of the unit's BindReadOnlyPaths ("SRC:DST:rbind ..."), sorted.
+binds_of() {
+        prop "$1" BindReadOnlyPaths | tr ' ' '\n' | cut -d: -f1 | sort | xargs
+}
+
+# Of the files given, those the units' PrivateTmp hides (so pxelab binds
+# them in; PXELAB_TEST_TMP may put the test data there), sorted.
+in_private_tmp() {
+        local f
+        for f in "$@"; do
+                case "$f" in /tmp/* | /var/tmp/*) echo "$f" ;; esac
+        done | sort | xargs
+}
+
 @test "the lab's units are sandboxed: systemctl shows it and the processes feel it" {
         p=$(mkprofile is5 10.95.0.1/24 'uplink = "none"')
+        sysd_run mkdir -p /run/user/0
+        sysd_run touch /run/user/0/is5-file
         sysd_run "$PXELAB" up "$p"
         for svc in dnsmasq nginx; do
                 u=pxelab-is5-$svc.service
                 [ "$(prop "$u" ProtectSystem)" = strict ]
-                # yes, or tmpfs when boot files live under /home (bound in read-only).
-                [[ "$(prop "$u" ProtectHome)" =~ ^(yes|tmpfs)$ ]]
+                # No boot file lives in a home: all homes hidden; bound in
+                # are only boot files that PrivateTmp would hide.
+                [ "$(prop "$u" ProtectHome)" = yes ]
+                [ "$(binds_of "$u")" = "$(in_private_tmp "$OUT/lab-is5/vmlinuz" "$OUT/lab-is5/initrd.img")" ]
                 for k in PrivateTmp NoNewPrivileges ProtectControlGroups ProtectKernelModules ProtectKernelTunables \
                          ProtectKernelLogs ProtectHostname RestrictSUIDSGID LockPersonality RestrictRealtime \
                          PrivateDevices ProtectClock RestrictNamespaces MemoryDenyWriteExecute; do
@@ -230,7 +248,9 @@ prop() {
         [ "$workers" = nobody ]
         # The running processes: bounding set as shown, no new privileges,
         # and inside their mount namespace / is read-only but for the lab's
-        # dirs, /home is empty and /tmp private.
+        # dirs, /tmp private, and each home (/root, /home, /run/user) an
+        # inaccessible mount: mode 000 and empty, whatever is in it outside
+        # (the harness's /run/user/0 has a file; /root may hold this checkout).
         sysd_run touch /tmp/host-tmp-file
         for svc in dnsmasq nginx; do
                 pid=$(prop "pxelab-is5-$svc.service" MainPID)
@@ -252,8 +272,40 @@ prop() {
                 [ -z "$(sysd_run nsenter -t "$pid" -m find /dev -type b)" ]
                 ! sysd_run nsenter -t "$pid" -m test -e /dev/kvm || false
                 ! sysd_run nsenter -t "$pid" -m test -e /tmp/host-tmp-file || false
-                [ -z "$(sysd_run nsenter -t "$pid" -m ls -A /root)" ]
+                for h in /root /home /run/user; do
+                        sysd_run nsenter -t "$pid" -m mountpoint -q "$h"
+                        [ "$(sysd_run nsenter -t "$pid" -m stat -c %a "$h")" = 0 ]
+                        [ -z "$(sysd_run nsenter -t "$pid" -m ls -A "$h")" ]
+                done
         done
+}
+
+@test "a boot file in a home directory is all the units see of the homes, and it is served" {
+        p=$(mkprofile is8 10.98.0.1/24 'uplink = "none"')
+        # In the harness's own /run/user (its /run is private), beside
+        # another file that must stay hidden.
+        sysd_run mkdir -p /run/user/0/is8
+        sysd_run cp "$OUT/lab-is8/vmlinuz" /run/user/0/is8/vmlinuz
+        sysd_run touch /run/user/0/is8/other /run/user/0/is8-other
+        sed -i 's|kernel = "vmlinuz"|kernel = "/run/user/0/is8/vmlinuz"|' "$p"
+        sysd_run "$PXELAB" up "$p"
+        for svc in dnsmasq nginx; do
+                u=pxelab-is8-$svc.service
+                # Homes are an empty tmpfs with the one file bound in, read-only.
+                [ "$(prop "$u" ProtectHome)" = tmpfs ]
+                [ "$(binds_of "$u")" = "$(echo /run/user/0/is8/vmlinuz $(in_private_tmp "$OUT/lab-is8/initrd.img") | xargs -n1 | sort | xargs)" ]
+                pid=$(prop "$u" MainPID)
+                run sysd_run nsenter -t "$pid" -m find /root /home /run/user -mindepth 1
+                echo "$output"
+                [ "$status" -eq 0 ]
+                [ "$(sort <<< "$output" | xargs)" = "/run/user/0 /run/user/0/is8 /run/user/0/is8/vmlinuz" ]
+                run sysd_run nsenter -t "$pid" -m touch /run/user/0/is8/vmlinuz
+                [ "$status" -ne 0 ]
+        done
+        sysd_client_ns c1 pxe-is8
+        sysd_udhcpc c1
+        sysd_client_run c1 curl -sf -o /tmp/k http://10.98.0.1/files/rescue/vmlinuz
+        sysd_client_run c1 cmp /tmp/k "$OUT/lab-is8/vmlinuz"
 }
 
 @test "the lab's own addresses answer its bridge and the host, not a machine routing to them over the uplink" {

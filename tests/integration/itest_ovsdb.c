@@ -203,22 +203,27 @@ static void test_bridge_lifecycle(void **state) {
 
 static void test_ports(void **state) {
         struct ovsdb *db = connect_ok(sock);
-        _cleanup_free_ char *listed = NULL, *listed2 = NULL, *log = NULL, *log2 = NULL;
+        _cleanup_free_ char *listed = NULL, *listed2 = NULL, *log = NULL, *log2 = NULL, *mark = NULL, *type = NULL;
         char **ports = NULL;
 
         assert_int_equal(sh("ip link add pxt-va type veth peer name pxt-vb && ip link set pxt-va up"), 0);
         assert_int_equal(ovsdb_bridge_add(db, BR, "netdev", "itest", TIMEOUT), 0);
 
-        assert_int_equal(ovsdb_port_add(db, BR, "pxt-va", TIMEOUT), 0);
+        assert_int_equal(ovsdb_port_add(db, BR, "pxt-va", "itest", TIMEOUT), 0);
         assert_ports(db, BR, BR " pxt-va");
         listed = vsctl_out("list-ports", BR, NULL, NULL);
         assert_string_equal(listed, "pxt-va\n");
+        /* the Port carries the lab's mark, the Interface is a system one */
+        mark = vsctl_out("get", "Port", "pxt-va", "external_ids:" OVSDB_LAB_KEY);
+        assert_string_equal(mark, "itest\n");
+        type = vsctl_out("get", "Interface", "pxt-va", "type");
+        assert_string_equal(type, "\"\"\n");
 
         capture_start();
-        assert_int_equal(ovsdb_port_add(db, BR, "pxt-va", TIMEOUT), -EEXIST);
+        assert_int_equal(ovsdb_port_add(db, BR, "pxt-va", "itest", TIMEOUT), -EEXIST);
         /* ovs-vswitchd cannot open a device that does not exist: the port
          * is rolled back */
-        assert_int_equal(ovsdb_port_add(db, BR, "pxt-nodev", TIMEOUT), -ENODEV);
+        assert_int_equal(ovsdb_port_add(db, BR, "pxt-nodev", "itest", TIMEOUT), -ENODEV);
         log = capture_end();
         assert_string_equal(log,
                 "Failed to add port 'pxt-va' to bridge '" BR "': an Open vSwitch port of that name exists\n"
@@ -235,20 +240,34 @@ static void test_ports(void **state) {
         assert_true(if_nametoindex("pxt-va") > 0);
 
         /* a port on one bridge is not removed through another */
-        assert_int_equal(ovsdb_port_add(db, BR, "pxt-va", TIMEOUT), 0);
+        assert_int_equal(ovsdb_port_add(db, BR, "pxt-va", "itest", TIMEOUT), 0);
         capture_start();
         assert_int_equal(ovsdb_port_del(db, "pxt-other", "pxt-va", TIMEOUT), -EINVAL);
-        assert_int_equal(ovsdb_port_add(db, "pxt-nobr", "pxt-vb", TIMEOUT), -ENOENT);
+        assert_int_equal(ovsdb_port_add(db, "pxt-nobr", "pxt-vb", NULL, TIMEOUT), -ENOENT);
         log2 = capture_end();
         assert_int_equal(count_lines(log2), 2);
         assert_non_null(strstr(log2, "no such Open vSwitch bridge"));
+
+        /* the ports of one lab go together; unmarked and other labs' stay */
+        assert_int_equal(sh("ip link set pxt-vb up && ip link add pxt-vc type veth peer name pxt-vd && "
+                            "ip link set pxt-vc up && ip link set pxt-vd up"), 0);
+        assert_int_equal(ovsdb_port_add(db, BR, "pxt-vb", "itest", TIMEOUT), 0);
+        assert_int_equal(ovsdb_port_add(db, BR, "pxt-vc", "other", TIMEOUT), 0);
+        assert_int_equal(ovsdb_port_add(db, BR, "pxt-vd", NULL, TIMEOUT), 0);
+        assert_ports(db, BR, BR " pxt-va pxt-vb pxt-vc pxt-vd");
+        assert_int_equal(ovsdb_port_del_marked(db, BR, "itest", TIMEOUT), 2);
+        assert_ports(db, BR, BR " pxt-vc pxt-vd");
+        assert_int_equal(vsctl(NULL, "port-to-br", "pxt-va", NULL), 1);
+        assert_int_equal(ovsdb_port_del_marked(db, BR, "itest", TIMEOUT), 0);
+        assert_int_equal(ovsdb_port_del_marked(db, "pxt-nobr", "itest", TIMEOUT), 0);
+        assert_int_equal(ovsdb_port_add(db, BR, "pxt-va", "itest", TIMEOUT), 0);
 
         /* deleting the bridge takes its ports along */
         assert_int_equal(ovsdb_bridge_del(db, BR, TIMEOUT), 0);
         assert_int_equal(vsctl(NULL, "port-to-br", "pxt-va", NULL), 1);
         assert_int_equal(ovsdb_bridge_ports(db, BR, &ports), -ENOENT);
         assert_null(ports);
-        assert_int_equal(sh("ip link del pxt-va"), 0);
+        assert_int_equal(sh("ip link del pxt-va && ip link del pxt-vc"), 0);
         ovsdb_close(db);
 }
 
@@ -301,7 +320,7 @@ static void test_invalid_names(void **state) {
         capture_start();
         assert_int_equal(ovsdb_bridge_add(db, "much-too-long-name0", "netdev", NULL, TIMEOUT), -EINVAL);
         assert_int_equal(ovsdb_bridge_add(db, "a/b", "netdev", NULL, TIMEOUT), -EINVAL);
-        assert_int_equal(ovsdb_port_add(db, BR, "", TIMEOUT), -EINVAL);
+        assert_int_equal(ovsdb_port_add(db, BR, "", NULL, TIMEOUT), -EINVAL);
         assert_int_equal(ovsdb_bridge_add(db, "pxt-x", "netdev", "\xff", TIMEOUT), -EINVAL);
         log = capture_end();
         assert_string_equal(log, "Invalid interface name 'much-too-long-name0'\n"

@@ -169,6 +169,17 @@ static void test_argv_uefi(void **state) {
                             "virtio-net-pci,netdev=net0,mac=52:54:00:12:34:56,bootindex=1,romfile=");
 }
 
+/* On OVS labs the guest computes its own checksums (csum=off). */
+static void test_argv_nic_csum_off(void **state) {
+        struct vm_config c = config("uefi-pxe", "c");
+        _cleanup_strv_free_ char **argv = NULL;
+
+        c.nic_csum_off = true;
+        assert_int_equal(vm_build_argv(&c, &argv), 0);
+        assert_string_equal(arg_of(argv, "-device", 0),
+                            "virtio-net-pci,netdev=net0,mac=52:54:00:12:34:56,bootindex=1,romfile=,csum=off");
+}
+
 static void test_argv_disk_vnc(void **state) {
         struct vm_config c = config("bios", "d");
         _cleanup_strv_free_ char **argv = NULL, **argv2 = NULL;
@@ -303,6 +314,7 @@ static void test_qemu_accepts(void **state) {
                 struct vm_config c = config(fws[i], name);
                 c.disk = i == 1 ? "2G" : NULL;
                 c.vnc = i == 2 ? 77 : -1;
+                c.nic_csum_off = i == 0;
                 qemu_accepts(&c);
         }
         assert_int_equal(link_delete("pxt-t-0"), 0);
@@ -315,6 +327,7 @@ int main(void) {
                 cmocka_unit_test(test_names),
                 cmocka_unit_test(test_argv_bios),
                 cmocka_unit_test(test_argv_uefi),
+                cmocka_unit_test(test_argv_nic_csum_off),
                 cmocka_unit_test(test_argv_disk_vnc),
                 cmocka_unit_test(test_argv_commas),
                 cmocka_unit_test(test_argv_invalid),

@@ -229,7 +229,9 @@ int link_exists(const char *name, bool *is_bridge) {
         return 1;
 }
 
-int link_set_up(const char *name) {
+/* Sets FLAGS on link NAME (RTM_NEWLINK with a change mask); WHAT names
+ * the change in the one error line: "Failed to WHAT 'NAME': ...". */
+static int link_set_flags(const char *name, unsigned flags, const char *what) {
         _cleanup_nl_sock_ struct nl_sock *sk = NULL;
         _cleanup_nlmsg_ struct nl_msg *msg = NULL;
         int r;
@@ -239,34 +241,22 @@ int link_set_up(const char *name) {
                 return r;
         r = rtnl_open(&sk);
         if (r < 0)
-                return log_error_errno(r, "Failed to set link '%s' up", name);
-        msg = link_request(RTM_NEWLINK, 0, name, IFF_UP, IFF_UP);
+                return log_error_errno(r, "Failed to %s '%s'", what, name);
+        msg = link_request(RTM_NEWLINK, 0, name, flags, flags);
         if (!msg)
-                return log_error_errno(-ENOMEM, "Failed to set link '%s' up", name);
+                return log_error_errno(-ENOMEM, "Failed to %s '%s'", what, name);
         r = nl_transact(sk, msg);
         if (r < 0)
-                return log_error_errno(r, "Failed to set link '%s' up", name);
+                return log_error_errno(r, "Failed to %s '%s'", what, name);
         return 0;
 }
 
-int link_set_noarp(const char *name) {
-        _cleanup_nl_sock_ struct nl_sock *sk = NULL;
-        _cleanup_nlmsg_ struct nl_msg *msg = NULL;
-        int r;
+int link_set_up(const char *name) {
+        return link_set_flags(name, IFF_UP, "set up link");
+}
 
-        r = check_ifname(name);
-        if (r < 0)
-                return r;
-        r = rtnl_open(&sk);
-        if (r < 0)
-                return log_error_errno(r, "Failed to switch ARP off on link '%s'", name);
-        msg = link_request(RTM_NEWLINK, 0, name, IFF_NOARP, IFF_NOARP);
-        if (!msg)
-                return log_error_errno(-ENOMEM, "Failed to switch ARP off on link '%s'", name);
-        r = nl_transact(sk, msg);
-        if (r < 0)
-                return log_error_errno(r, "Failed to switch ARP off on link '%s'", name);
-        return 0;
+int link_set_noarp(const char *name) {
+        return link_set_flags(name, IFF_NOARP, "switch ARP off on link");
 }
 
 int link_delete(const char *name) {

@@ -38,7 +38,7 @@ char *lab_short_name(const char *prefix, const char *lab, const char *suffix) {
 
         if (fixed + strlen(lab) <= SHORT_NAME_MAX)
                 return xasprintf("%s%s%s", prefix, lab, suffix);
-        /* room for "-XXXX" after the readable part */
+        /* Leave room for the suffix "-hhhh" (a dash, four hex digits of the hash). */
         head = fixed + 5 < SHORT_NAME_MAX ? SHORT_NAME_MAX - fixed - 5 : 0;
         while (head > 0 && lab[head - 1] == '-')
                 head--;

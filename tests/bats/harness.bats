@@ -4,6 +4,9 @@
 
 bats_require_minimum_version 1.5.0
 load ../harness/sysd.bash
+# The unit's long sleep, told apart from one of another run on this host
+# (pgrep sees the host's processes): the same for every test of this run.
+NAP=4242.$(cksum <<< "$BATS_RUN_TMPDIR" | cut -d" " -f1)
 
 # The host-side facts a harness must leave as they were.
 host_snapshot() {
@@ -83,7 +86,7 @@ teardown_file() {
 
 @test "a hardened transient unit runs and its output is in the journal" {
         sysd_run systemd-run --unit hx -p ProtectSystem=strict -p PrivateTmp=yes \
-                sh -c 'echo harness-hello; touch /usr/x 2>/dev/null || echo usr-read-only; exec sleep 4242'
+                sh -c 'echo harness-hello; touch /usr/x 2>/dev/null || echo usr-read-only; exec sleep '"$NAP"
         run sysd_run systemctl show -p ActiveState --value hx.service
         [ "$output" = active ]
         run sysd_run systemctl show -p ProtectSystem --value hx.service
@@ -95,7 +98,7 @@ teardown_file() {
         done
         [[ "$output" == *harness-hello* ]]
         [[ "$output" == *usr-read-only* ]]
-        pgrep -f 'sleep 4242'
+        pgrep -f "sleep $NAP"
 }
 
 @test "the environment and working directory carry into sysd_run" {
@@ -176,10 +179,10 @@ teardown_file() {
 }
 
 @test "sysd_kill ends every process and leaves the host as it was" {
-        pgrep -f 'sleep 4242'
+        pgrep -f "sleep $NAP"
         cg=$SYSD_CGROUP state=$SYSD_STATE
         sysd_kill
-        run ! pgrep -f 'sleep 4242'
+        run ! pgrep -f "sleep $NAP"
         [ -z "${SYSD_PID:-}" ]
         [ ! -e "$state" ]
         run ! compgen -G "/sys/fs/cgroup/*/$cg"

@@ -18,8 +18,11 @@ SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-
 # B: object dir, OUT: where binaries go (helpers may build out of tree).
 B         ?= build
 OUT       ?= .
-SRCS      := $(sort $(wildcard src/*.c))
-LIB_SRCS  := $(filter-out src/main.c,$(SRCS))
+# src/ is in layers, lowest first; a file includes only from its own layer or
+# one below (`make check-layers`, scripts/check-layers).
+LAYERS    := basic host profile render kinds lab cmd
+SRCS      := $(sort $(wildcard $(LAYERS:%=src/%/*.c)))
+LIB_SRCS  := $(filter-out src/cmd/main.c,$(SRCS))
 OBJS      := $(SRCS:src/%.c=$(B)/obj/%.o)
 LIB_OBJS  := $(LIB_SRCS:src/%.c=$(B)/obj/%.o)
 SAN_OBJS  := $(SRCS:src/%.c=$(B)/san/%.o)
@@ -29,9 +32,9 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(B)/tests/%)
 # Integration test programs run by bats inside the systemd harness.
 ITEST_SRCS:= $(sort $(wildcard tests/integration/itest_*.c))
 ITEST_BINS:= $(ITEST_SRCS:tests/integration/%.c=$(B)/tests/%)
-HDRS      := $(wildcard src/*.h)
+HDRS      := $(wildcard $(LAYERS:%=src/%/*.h))
 
-.PHONY: all asan unit check deps test install clean demo fuzz bench
+.PHONY: all asan unit check check-layers deps test install clean demo fuzz bench
 
 all: $(OUT)/pxelab
 
@@ -43,16 +46,18 @@ asan: $(OUT)/pxelab-asan
 $(OUT)/pxelab-asan: $(SAN_OBJS)
 	$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) -o $@ $^ $(PKG_LIBS)
 
-$(B)/obj/%.o: src/%.c $(HDRS) | $(B)/obj
+$(B)/obj/%.o: src/%.c $(HDRS)
+	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
-$(B)/san/%.o: src/%.c $(HDRS) | $(B)/san
+$(B)/san/%.o: src/%.c $(HDRS)
+	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) -c -o $@ $<
 $(B)/tests/test_%: tests/unit/test_%.c $(SAN_LIB) $(HDRS) | $(B)/tests
 	$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) -o $@ $< $(SAN_LIB) $(PKG_LIBS) $(shell pkg-config --libs cmocka)
 $(B)/tests/itest_%: tests/integration/itest_%.c $(SAN_LIB) $(HDRS) | $(B)/tests
 	$(CC) $(ALL_CFLAGS) $(SAN_FLAGS) -o $@ $< $(SAN_LIB) $(PKG_LIBS) $(shell pkg-config --libs cmocka)
 
-$(B)/obj $(B)/san $(B)/tests:
+$(B)/tests:
 	mkdir -p $@
 
 unit: $(UNIT_BINS) $(ITEST_BINS)
@@ -62,8 +67,12 @@ deps:
 	./scripts/install-deps
 
 check: deps
+	./scripts/check-layers
 	$(MAKE) all asan unit
 	./tests/run-all
+
+check-layers:
+	./scripts/check-layers
 
 test: all asan unit
 	./tests/run-all

@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# The accelerator a VM gets (src/accel.h), end to end: `pxelab vm start` in
+# The accelerator a VM gets (src/host/accel.h), end to end: `pxelab vm start` in
 # a lab inside the throwaway systemd (tests/harness/sysd.bash), with
 # stand-in QEMUs in $PXELAB_QEMU for KVM that works, is absent or is present
 # but broken (aborts, crawls, or kills a real VM), and with this machine's

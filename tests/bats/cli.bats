@@ -106,7 +106,7 @@ CONF
 
 @test "every environment variable the code reads is in the README's Environment section" {
         section=$(sed -n '/^## Environment$/,/^## /p' "$REPO/README.md")
-        vars=$(grep -ho 'getenv("[A-Z_][A-Z0-9_]*")' "$REPO"/src/*.c "$REPO"/src/*.h | sed 's/getenv("\(.*\)")/\1/' |
+        vars=$(grep -ho 'getenv("[A-Z_][A-Z0-9_]*")' "$REPO"/src/*/*.c "$REPO"/src/*/*.h | sed 's/getenv("\(.*\)")/\1/' |
                grep -vx 'PATH' | sort -u)
         [ -n "$vars" ]
         for v in $vars; do

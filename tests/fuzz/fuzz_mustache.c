@@ -10,8 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "mustache.h"
-#include "util.h"
+#include "render/mustache.h"
+#include "basic/util.h"
 
 static const char sample[] =
         "{\"s\": \"a&b<c>\\\"d'\", \"e\": \"\", \"i\": 42, \"r\": 1.21, \"t\": true,"

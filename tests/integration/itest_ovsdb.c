@@ -18,9 +18,9 @@
 #include <sys/un.h>
 #include <cmocka.h>
 
-#include "log.h"
-#include "ovsdb.h"
-#include "util.h"
+#include "basic/log.h"
+#include "host/ovsdb.h"
+#include "basic/util.h"
 
 #define BR "pxt-ovs0"
 #define TIMEOUT 10000

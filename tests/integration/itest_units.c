@@ -16,9 +16,9 @@
 #include <sys/stat.h>
 #include <cmocka.h>
 
-#include "log.h"
-#include "units.h"
-#include "util.h"
+#include "basic/log.h"
+#include "host/units.h"
+#include "basic/util.h"
 
 #define SLICE "pxelab-itest.slice"
 

@@ -13,9 +13,9 @@
 #include <sys/stat.h>
 #include <cmocka.h>
 
-#include "accel.h"
-#include "log.h"
-#include "util.h"
+#include "host/accel.h"
+#include "basic/log.h"
+#include "basic/util.h"
 
 static char tmpdir[] = "/tmp/test-accel.XXXXXX";
 static char *real_qemu;

@@ -9,8 +9,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "mustache.h"
-#include "util.h"
+#include "render/mustache.h"
+#include "basic/util.h"
 
 /* ------------------------------------------------------------ spec cases */
 

@@ -7,8 +7,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "names.h"
-#include "util.h"
+#include "basic/names.h"
+#include "basic/util.h"
 
 static void test_lab_name_rule(void **state) {
         static const char *const good[] = {

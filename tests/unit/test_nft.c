@@ -13,9 +13,9 @@
 #include <cmocka.h>
 #include <jansson.h>
 
-#include "log.h"
-#include "nft.h"
-#include "util.h"
+#include "basic/log.h"
+#include "host/nft.h"
+#include "basic/util.h"
 
 #define TABLE "pxelab-test"
 

@@ -6,8 +6,8 @@
 #include <stddef.h>
 #include <cmocka.h>
 
-#include "ovsdb.h"
-#include "util.h"
+#include "host/ovsdb.h"
+#include "basic/util.h"
 
 /* Two replies as ovsdb-server writes them: no separator. The first has
  * strings with escaped quotes/backslashes and brackets, a \u escape and

@@ -10,9 +10,9 @@
 #include <sys/socket.h>
 #include <cmocka.h>
 
-#include "bridge.h"
-#include "probe.h"
-#include "util.h"
+#include "host/link.h"
+#include "host/probe.h"
+#include "basic/util.h"
 
 #define PORT 80
 

@@ -15,8 +15,8 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
-#include "profile.h"
-#include "util.h"
+#include "profile/profile.h"
+#include "basic/util.h"
 
 #define GOOD_HEAD "lab = \"t\"\nbridge { address = \"10.33.0.1/24\" }\n"
 

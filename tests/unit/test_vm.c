@@ -12,10 +12,10 @@
 #include <sys/wait.h>
 #include <cmocka.h>
 
-#include "bridge.h"
-#include "log.h"
-#include "util.h"
-#include "vm.h"
+#include "host/link.h"
+#include "basic/log.h"
+#include "basic/util.h"
+#include "lab/vm.h"
 
 static char tmpdir[] = "/tmp/test-vm.XXXXXX";
 

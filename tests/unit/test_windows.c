@@ -12,10 +12,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "model.h"
-#include "profile.h"
-#include "util.h"
-#include "windows.h"
+#include "render/model.h"
+#include "profile/profile.h"
+#include "basic/util.h"
+#include "kinds/windows.h"
 
 static char *hex(const uint8_t *b, size_t n) {
         char *s = xcalloc(2 * n + 1, 1);

@@ -1,0 +1,120 @@
+/* pxelab status [LAB] [--json]: what runs, and who booted. Only reads. */
+#include <getopt.h>
+#include <time.h>
+
+#include "cmd/commands.h"
+#include "lab/lab.h"
+#include "basic/log.h"
+#include "lab/state.h"
+#include "basic/util.h"
+
+static void print_human(json_t *o) {
+        json_t *u, *a, *l, *v, *br = json_object_get(o, "bridge"), *nft = json_object_get(o, "nft");
+        size_t i;
+
+        printf("Lab %s: %s\n", json_string_value(json_object_get(o, "lab")),
+               json_is_true(json_object_get(o, "healthy")) ? "healthy" : "DEGRADED");
+        printf("  profile:  %s\n", json_string_value(json_object_get(o, "profile")));
+        printf("  boot url: %s\n", json_string_value(json_object_get(o, "boot_url")));
+        printf("  bridge:   %s %s%s", json_string_value(json_object_get(br, "name")),
+               json_is_true(json_object_get(br, "exists")) ? "" : "MISSING",
+               json_is_true(json_object_get(br, "up")) ? "up" : json_is_true(json_object_get(br, "exists")) ? "DOWN" : "");
+        json_array_foreach(json_object_get(br, "addresses"), i, a)
+                printf(" %s", json_string_value(a));
+        printf("\n");
+        if (json_array_size(json_object_get(br, "ports")) > 0) {
+                printf("  ports:   ");
+                json_array_foreach(json_object_get(br, "ports"), i, a)
+                        printf(" %s", json_string_value(a));
+                printf("\n");
+        }
+        if (nft)
+                printf("  nftables: table inet %s %s\n", json_string_value(json_object_get(nft, "table")),
+                       json_is_true(json_object_get(nft, "present")) ? "present" : "MISSING");
+        json_array_foreach(json_object_get(o, "units"), i, u) {
+                printf("  unit:     %s %s", json_string_value(json_object_get(u, "name")),
+                       json_string_value(json_object_get(u, "active_state")));
+                if (json_object_get(u, "sub_state"))
+                        printf("/%s pid %lld restarts %lld", json_string_value(json_object_get(u, "sub_state")),
+                               json_integer_value(json_object_get(u, "main_pid")),
+                               json_integer_value(json_object_get(u, "restarts")));
+                printf("\n");
+        }
+        json_array_foreach(json_object_get(o, "vms"), i, v)
+                printf("  vm:       %s %s %s tap %s %s log %s\n", json_string_value(json_object_get(v, "name")),
+                       json_string_value(json_object_get(v, "firmware")), json_string_value(json_object_get(v, "mac")),
+                       json_object_get(v, "tap") ? json_string_value(json_object_get(v, "tap")) : "-",
+                       json_string_value(json_object_get(v, "active_state")),
+                       json_string_value(json_object_get(v, "log")));
+        if (json_array_size(json_object_get(o, "leases")) == 0)
+                printf("  leases:   none yet\n");
+        json_array_foreach(json_object_get(o, "leases"), i, l) {
+                time_t exp = json_integer_value(json_object_get(l, "expires"));
+                char when[32] = "never";
+                if (exp)
+                        strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", localtime(&exp));
+                printf("  lease:    %s %-15s %-20s until %s\n", json_string_value(json_object_get(l, "mac")),
+                       json_string_value(json_object_get(l, "ip")),
+                       json_object_get(l, "hostname") ? json_string_value(json_object_get(l, "hostname")) : "-", when);
+        }
+}
+
+int cmd_status(int argc, char *argv[]) {
+        static const struct option opts[] = { { "json", no_argument, NULL, 'j' }, {} };
+        _cleanup_strv_free_ char **labs = NULL;
+        bool json = false, all_healthy = true;
+        json_t *out = NULL;
+        int c, r, ret;
+
+        optind = 0;
+        while ((c = getopt_long(argc, argv, "", opts, NULL)) >= 0) {
+                if (c != 'j')
+                        return command_usage("status");
+                json = true;
+        }
+        if (argc - optind > 1)
+                return command_usage("status");
+        if (argc - optind == 1) {
+                if (!command_lab_arg_ok(argv[optind]))
+                        return EXIT_USAGE;
+                labs = xcalloc(2, sizeof(char *));
+                labs[0] = xstrdup(argv[optind]);
+        } else if (state_list_labs(&labs) < 0) {
+                log_error("Failed to list labs in %s", PXELAB_RUN_ROOT);
+                return EXIT_RUNTIME;
+        }
+        /* Made after the arguments are checked: a usage error leaks nothing. */
+        out = json_array();
+        for (char **l = labs; *l; l++) {
+                json_t *o = NULL;
+                bool healthy;
+                r = lab_status(*l, &o, &healthy);
+                if (r == -ENOENT) {
+                        log_error("Lab '%s' is not up", *l);
+                        json_decref(out);
+                        return EXIT_RUNTIME;
+                }
+                if (r < 0) {
+                        json_decref(out);
+                        return EXIT_RUNTIME;
+                }
+                all_healthy = all_healthy && healthy;
+                json_array_append_new(out, o);
+        }
+        if (json) {
+                json_t *doc = json_pack("{s:i, s:O}", "version", 1, "labs", out);
+                json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
+                putchar('\n');
+                json_decref(doc);
+        } else {
+                size_t i;
+                json_t *o;
+                if (json_array_size(out) == 0)
+                        printf("No lab is up.\n");
+                json_array_foreach(out, i, o)
+                        print_human(o);
+        }
+        ret = all_healthy ? EXIT_OK : EXIT_DEGRADED;
+        json_decref(out);
+        return ret;
+}

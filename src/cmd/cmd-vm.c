@@ -1,0 +1,380 @@
+/* pxelab vm start|stop|list|console: VMs on a running lab's bridge. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <poll.h>
+#include <sys/stat.h>
+
+#include "host/accel.h"
+#include "cmd/commands.h"
+#include "lab/lab.h"
+#include "basic/log.h"
+#include "profile/profile.h"
+#include "lab/state.h"
+#include "host/units.h"
+#include "basic/util.h"
+#include "lab/vm.h"
+
+#define LOCK_TIMEOUT_MS STATE_LOCK_WAIT_MS
+
+/* The lab's record; "Lab 'x' is not running" when there is none. */
+static int load_lab(const char *lab, json_t **ret) {
+        int r = state_load(lab, ret);
+        if (r == -ENOENT)
+                log_error("Lab '%s' is not running", lab);
+        else if (r < 0 && r != -EBADMSG)
+                log_error_errno(r, "Failed to read the record of lab '%s'", lab);
+        return r;
+}
+
+/* A VM the lab's profile declares starts (the first time) with the declared
+ * settings, unless the command line says otherwise. A profile that no longer
+ * parses is just not used. The request then points into *RET. */
+static void apply_profile(json_t *st, struct vm_request *req, struct profile **ret) {
+        const char *path = json_string_value(json_object_get(st, "profile"));
+        _cleanup_strv_free_ char **errors = NULL;
+        struct profile *p = NULL;
+
+        /* A VM started before keeps its own settings (see vm_start()). */
+        if (!req->name || json_object_get(json_object_get(st, "vms"), req->name))
+                return;
+        if (!path || profile_parse(path, NULL, &errors, &p) < 0)
+                return;
+        for (size_t i = 0; i < p->n_vms; i++)
+                if (streq(p->vms[i].name, req->name))
+                        vm_request_from_decl(&p->vms[i], req);
+        *ret = p;
+}
+
+static void print_started(const char *lab, const char *name, json_t *rec) {
+        const char *vnc = json_string_value(json_object_get(rec, "vnc"));
+
+        log_info("Started VM '%s' of lab '%s': %s, MAC %s, tap %s%s%s", name, lab,
+                 json_string_value(json_object_get(rec, "firmware")), json_string_value(json_object_get(rec, "mac")),
+                 json_string_value(json_object_get(rec, "tap")), vnc ? ", VNC " : "", vnc ? vnc : "");
+        log_info("Serial console: pxelab vm console %s %s (log %s)", lab, name,
+                 json_string_value(json_object_get(rec, "log")));
+}
+
+static int vm_start_cmd(int argc, char *argv[]) {
+        static const struct option opts[] = {
+                { "firmware", required_argument, NULL, 'f' },
+                { "mac", required_argument, NULL, 'm' },
+                { "memory", required_argument, NULL, 'M' },
+                { "disk", required_argument, NULL, 'd' },
+                { "vnc", no_argument, NULL, 'v' },
+                {}
+        };
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_(json_decrefp) json_t *st = NULL;
+        _cleanup_(profile_freep) struct profile *profile = NULL;
+        _cleanup_free_ char *name = NULL;
+        struct vm_request req = {};
+        const char *lab;
+        struct accel_choice accel = {};
+        char line[sizeof(accel.reason) + 64];
+        bool usage;
+        int c, r, lock;
+
+        optind = 0;
+        while ((c = getopt_long(argc, argv, "", opts, NULL)) >= 0)
+                switch (c) {
+                case 'f':
+                        req.firmware = optarg;
+                        break;
+                case 'm':
+                        req.mac = optarg;
+                        break;
+                case 'M': {
+                        char *end;
+                        errno = 0;
+                        req.memory = strtol(optarg, &end, 10);
+                        if (errno || end == optarg || *end || req.memory <= 0) {
+                                log_error("'%s' is not a memory size in MiB", optarg);
+                                return EXIT_USAGE;
+                        }
+                        break;
+                }
+                case 'd':
+                        req.disk = optarg;
+                        break;
+                case 'v':
+                        req.vnc = true;
+                        break;
+                default:
+                        return command_usage("vm");
+                }
+        if (argc - optind < 1 || argc - optind > 2)
+                return command_usage("vm");
+        lab = argv[optind];
+        if (!command_lab_arg_ok(lab))
+                return EXIT_USAGE;
+        req.name = argc - optind == 2 ? argv[optind + 1] : NULL;
+        if (req.firmware && !vm_firmware_valid(req.firmware)) {
+                log_error("Unknown firmware '%s' (bios, uefi or uefi-pxe)", req.firmware);
+                return EXIT_USAGE;
+        }
+        if (accel_from_env(NULL) < 0)
+                return EXIT_USAGE;
+
+        lock = state_lock(LOCK_TIMEOUT_MS);
+        if (lock < 0)
+                return EXIT_RUNTIME;
+        r = load_lab(lab, &st);
+        if (r >= 0) {
+                apply_profile(st, &req, &profile);
+                r = units_connect(&bus);
+        }
+        if (r >= 0)
+                r = vm_start(bus, lab, st, &req, &usage, &accel, &name);
+        else
+                usage = false;
+        state_unlock(lock);
+        if (r < 0)
+                return usage ? EXIT_USAGE : EXIT_RUNTIME;
+        /* Which accelerator and why, once (a fallback said so already). */
+        if (!accel.fallback) {
+                accel_describe(&accel, line, sizeof(line));
+                if (accel.kvm || accel.forced)
+                        log_info("%s", line);
+                else
+                        log_warn("%s", line);
+        }
+        print_started(lab, name, json_object_get(json_object_get(st, "vms"), name));
+        return EXIT_OK;
+}
+
+static int vm_stop_cmd(int argc, char *argv[]) {
+        static const struct option opts[] = { { "all", no_argument, NULL, 'a' }, {} };
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_(json_decrefp) json_t *st = NULL;
+        const char *lab, *name = NULL;
+        bool all = false;
+        int c, r, lock;
+
+        optind = 0;
+        while ((c = getopt_long(argc, argv, "", opts, NULL)) >= 0) {
+                if (c != 'a')
+                        return command_usage("vm");
+                all = true;
+        }
+        if (argc - optind < 1 || argc - optind > 2 || (all && argc - optind != 1))
+                return command_usage("vm");
+        lab = argv[optind];
+        if (!command_lab_arg_ok(lab))
+                return EXIT_USAGE;
+        if (argc - optind == 2)
+                name = argv[optind + 1];
+
+        lock = state_lock(LOCK_TIMEOUT_MS);
+        if (lock < 0)
+                return EXIT_RUNTIME;
+        r = load_lab(lab, &st);
+        if (r >= 0 && !all && !name) {
+                /* Without a name: the lab's only VM. */
+                json_t *vms = json_object_get(st, "vms");
+                if (json_object_size(vms) == 1)
+                        name = json_object_iter_key(json_object_iter(vms));
+                else {
+                        log_error(json_object_size(vms) == 0 ? "Lab '%s' has no VMs"
+                                                             : "Lab '%s' has several VMs: name one, or use --all", lab);
+                        r = json_object_size(vms) == 0 ? -ENOENT : -EINVAL;
+                }
+        }
+        if (r >= 0)
+                r = units_connect(&bus);
+        if (r >= 0) {
+                if (all)
+                        r = vm_stop_all(bus, lab, st);
+                else {
+                        r = vm_stop(bus, lab, st, name);
+                        if (r == -ENOENT)
+                                log_error("Lab '%s' has no VM '%s'", lab, name);
+                }
+        }
+        state_unlock(lock);
+        if (r == -EINVAL)
+                return EXIT_USAGE;
+        if (r < 0)
+                return EXIT_RUNTIME;
+        if (all)
+                log_info("Stopped the VMs of lab '%s'", lab);
+        else
+                log_info("Stopped VM '%s' of lab '%s'", name, lab);
+        return EXIT_OK;
+}
+
+static int vm_list_cmd(int argc, char *argv[]) {
+        static const struct option opts[] = { { "json", no_argument, NULL, 'j' }, {} };
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_(json_decrefp) json_t *all = json_array();
+        _cleanup_strv_free_ char **labs = NULL;
+        bool json = false;
+        json_t *v;
+        size_t i;
+        int c, r, w = 10;
+
+        optind = 0;
+        while ((c = getopt_long(argc, argv, "", opts, NULL)) >= 0) {
+                if (c != 'j')
+                        return command_usage("vm");
+                json = true;
+        }
+        if (argc - optind > 1)
+                return command_usage("vm");
+        if (argc - optind == 1) {
+                if (!command_lab_arg_ok(argv[optind]))
+                        return EXIT_USAGE;
+                labs = xcalloc(2, sizeof(char *));
+                labs[0] = xstrdup(argv[optind]);
+        } else {
+                r = state_list_labs(&labs);
+                if (r < 0) {
+                        log_error_errno(r, "Failed to list labs in %s", PXELAB_RUN_ROOT);
+                        return EXIT_RUNTIME;
+                }
+        }
+        /* Listing works without systemd: states are then "unknown". */
+        if (units_connect_quiet(&bus) < 0)
+                bus = NULL;
+        for (char **l = labs; *l; l++) {
+                _cleanup_(json_decrefp) json_t *st = NULL, *vms = NULL;
+                r = load_lab(*l, &st);
+                if (r < 0) {
+                        if (argc - optind == 1)
+                                return EXIT_RUNTIME;
+                        continue;       /* went down meanwhile */
+                }
+                vms = vm_status_json(bus, *l, st);
+                json_array_extend(all, vms);
+        }
+        if (json) {
+                json_dumpf(all, stdout, JSON_INDENT(2));
+                putchar('\n');
+                return EXIT_OK;
+        }
+        if (json_array_size(all) == 0) {
+                log_info("No VMs");
+                return EXIT_OK;
+        }
+        /* lab names have up to 32 characters: as wide as the longest */
+        json_array_foreach(all, i, v)
+                if ((int) strlen(json_string_value(json_object_get(v, "lab"))) > w)
+                        w = (int) strlen(json_string_value(json_object_get(v, "lab")));
+        printf("%-*s %-12s %-8s %-17s %-10s %-5s %-15s %s\n", w, "LAB", "NAME", "FIRMWARE", "MAC", "STATE", "ACCEL",
+               "TAP", "VNC");
+        json_array_foreach(all, i, v) {
+                const char *vnc = json_string_value(json_object_get(v, "vnc"));
+                printf("%-*s %-12s %-8s %-17s %-10s %-5s %-15s %s\n", w, json_string_value(json_object_get(v, "lab")),
+                       json_string_value(json_object_get(v, "name")), json_string_value(json_object_get(v, "firmware")),
+                       json_string_value(json_object_get(v, "mac")),
+                       json_string_value(json_object_get(v, "active_state")),
+                       json_string_value(json_object_get(v, "accel")), json_string_value(json_object_get(v, "tap")),
+                       vnc ? vnc : "-");
+        }
+        return EXIT_OK;
+}
+
+static int copy_out(int fd) {
+        char buf[65536];
+        for (;;) {
+                ssize_t n = read(fd, buf, sizeof(buf));
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        return -errno;
+                if (n == 0)
+                        return 0;
+                if (fwrite(buf, 1, n, stdout) != (size_t) n)
+                        return -EIO;
+                fflush(stdout);
+        }
+}
+
+/* Like tail -f from the start of the log; ends (after the last bytes) once
+ * the VM's unit is no longer running, or follows for ever without systemd. */
+static int follow(const char *path, const char *unit, bool follow_on) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+        unsigned long long last_check = 0;
+        int r;
+
+        if (fd < 0)
+                return log_error_errno(errno, "Failed to open '%s'", path);
+        if (follow_on && units_connect_quiet(&bus) < 0)
+                bus = NULL;
+        for (;;) {
+                bool running = true;
+                struct stat st;
+                off_t pos;
+
+                /* Decide before reading, so that the final read gets everything. */
+                if (follow_on && bus && now_usec() - last_check > 500000) {
+                        running = vm_unit_active(bus, unit);
+                        last_check = now_usec();
+                }
+                r = copy_out(fd);
+                if (r < 0)
+                        return log_error_errno(r, "Failed to read '%s'", path);
+                if (!follow_on || !running)
+                        return 0;
+                /* `vm start` truncates the log: start over. */
+                pos = lseek(fd, 0, SEEK_CUR);
+                if (fstat(fd, &st) == 0 && st.st_size < pos)
+                        lseek(fd, 0, SEEK_SET);
+                poll(NULL, 0, 200);
+        }
+}
+
+static int vm_console_cmd(int argc, char *argv[]) {
+        static const struct option opts[] = { { "no-follow", no_argument, NULL, 'n' }, {} };
+        _cleanup_(json_decrefp) json_t *st = NULL;
+        bool follow_on = true;
+        json_t *rec;
+        int c;
+
+        optind = 0;
+        while ((c = getopt_long(argc, argv, "", opts, NULL)) >= 0) {
+                if (c != 'n')
+                        return command_usage("vm");
+                follow_on = false;
+        }
+        if (argc - optind != 2)
+                return command_usage("vm");
+        if (!command_lab_arg_ok(argv[optind]))
+                return EXIT_USAGE;
+        if (load_lab(argv[optind], &st) < 0)
+                return EXIT_RUNTIME;
+        rec = json_object_get(json_object_get(st, "vms"), argv[optind + 1]);
+        if (!rec) {
+                log_error("Lab '%s' has no VM '%s'", argv[optind], argv[optind + 1]);
+                return EXIT_RUNTIME;
+        }
+        return follow(json_string_value(json_object_get(rec, "log")), json_string_value(json_object_get(rec, "unit")),
+                      follow_on) < 0 ? EXIT_RUNTIME : EXIT_OK;
+}
+
+int cmd_vm(int argc, char *argv[]) {
+        static const struct {
+                const char *name;
+                int (*fn)(int argc, char *argv[]);
+        } subs[] = {
+                { "start", vm_start_cmd },
+                { "stop", vm_stop_cmd },
+                { "list", vm_list_cmd },
+                { "console", vm_console_cmd },
+        };
+
+        if (argc < 2)
+                return command_usage("vm");
+        for (size_t i = 0; i < ELEMENTSOF(subs); i++)
+                if (streq(argv[1], subs[i].name)) {
+                        /* getopt's messages name the whole command. */
+                        char self[64];
+                        snprintf(self, sizeof(self), "pxelab vm %s", subs[i].name);
+                        argv[1] = self;
+                        return subs[i].fn(argc - 1, argv + 1);
+                }
+        log_error("Unknown vm command '%s' (start, stop, list or console)", argv[1]);
+        return EXIT_USAGE;
+}

@@ -1,0 +1,37 @@
+/* The lab's record of everything it made: /run/pxelab/LAB/state.json.
+ * Every resource is written here *before* it is created, so `down` can undo
+ * a crashed `up` from this file alone. */
+#pragma once
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "basic/paths.h"
+
+
+char *lab_run_dir(const char *lab);      /* /run/pxelab/LAB */
+char *lab_state_dir(const char *lab);    /* /var/lib/pxelab/LAB */
+
+/* Loads /run/pxelab/LAB/state.json. -ENOENT when the lab has no record. */
+int state_load(const char *lab, json_t **ret);
+/* Writes it atomically (0600), creating the run dir (0700) when needed. */
+int state_save(const char *lab, json_t *st);
+/* Removes /run/pxelab/LAB when it has no record: what an `up` killed
+ * between creating the dir and writing its first record leaves. Returns 1
+ * when removed, 0 when there is no such dir; a dir holding anything else
+ * is left alone (-ENOTEMPTY, logged). */
+int state_remove_leftover(const char *lab);
+/* Names of all labs with a state record, sorted. */
+int state_list_labs(char ***ret);
+
+/* How long a command waits for another to finish by default: an `up` may
+ * wait up to a minute for each unit's start job, so five minutes. */
+#define STATE_LOCK_WAIT_MS (300 * 1000)
+
+/* A global lock (/run/pxelab/.lock) so two pxelab processes never
+ * interleave changes. Waits for it up to TIMEOUT_MS, or
+ * $PXELAB_LOCK_TIMEOUT seconds when set, saying once on stderr after a
+ * second "Waiting for another pxelab (PID N) to finish…"; then -EBUSY,
+ * logged. The holder's PID is in the file. Returns an fd to pass to
+ * state_unlock(). */
+int state_lock(unsigned timeout_ms);
+void state_unlock(int fd);

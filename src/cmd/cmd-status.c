@@ -19,9 +19,10 @@ static void print_clients(json_t *clients) {
                 const char *problem = json_string_value(json_object_get(c, "problem"));
                 char when[32];
                 strftime(when, sizeof(when), "%H:%M:%S", localtime(&t));
-                printf("  client:   %s %-15s %s %s", json_string_value(json_object_get(c, "mac")),
-                       json_string_value(json_object_get(c, "ip")) ? json_string_value(json_object_get(c, "ip")) : "-",
-                       when, json_string_value(json_object_get(c, "last_step")));
+                const char *mac = json_string_value(json_object_get(c, "mac"));
+                const char *ip = json_string_value(json_object_get(c, "ip"));
+                printf("  client:   %s %-15s %s %s", mac ? mac : "-", ip ? ip : "-", when,
+                       json_string_value(json_object_get(c, "last_step")));
                 if (entry)
                         printf(" (entry '%s')", entry);
                 printf("\n");

@@ -404,8 +404,10 @@ static int dhcp_packet_line(struct xact *x, const char *type, const char *rest) 
                 *m = (char) tolower((unsigned char) *m);
         if (streq(type, "DHCPDISCOVER")) {
                 x->discover = true;
-                if (strstr(p, "no address"))
-                        set_str(&x->result, "no-address"), x->done = true;
+                if (strstr(p, "no address")) {
+                        set_str(&x->result, "no-address");
+                        x->done = true;
+                }
         } else if (streq(type, "DHCPACK")) {
                 set_str(&x->result, "ack");
                 if (*p && !strchr(p, ' '))
@@ -414,8 +416,10 @@ static int dhcp_packet_line(struct xact *x, const char *type, const char *rest) 
         } else if (streq(type, "DHCPNAK")) {
                 set_str(&x->result, "nak");
                 x->done = true;
-        } else if (streq(type, "DHCPREQUEST") && strstr(p, "no address"))
-                set_str(&x->result, "no-address"), x->done = true;
+        } else if (streq(type, "DHCPREQUEST") && strstr(p, "no address")) {
+                set_str(&x->result, "no-address");
+                x->done = true;
+        }
         return 1;
 }
 

@@ -72,10 +72,17 @@ wait_event() {   # MAC KIND
         run sysd_run "$PXELAB" vm start "$LAB" x1 --wait=0
         [ "$status" -eq 2 ]
         [[ "$output" == *"--wait: '0' is not a number of seconds"* ]]
-        # Nothing booted yet: no clients, watch prints nothing and exits 0.
+        # Nothing booted yet: no clients (up's own requests from the lab's
+        # address are none), watch prints nothing and exits 0.
+        sysd_run "$PXELAB" status "$LAB" --json | jq -e '.labs[0].units | length == 2'
         run sysd_run "$PXELAB" watch "$LAB"
         [ "$status" -eq 0 ]
         [ -z "$output" ]
+        for w in 30s 10m 2h 1d @1700000000 "2020-01-01 00:00" "2020-01-01 00:00:30"; do
+                run sysd_run "$PXELAB" watch "$LAB" --since "$w"
+                [ "$status" -eq 0 ]
+                [ -z "$output" ]
+        done
         # The only lab that is up is the default.
         run sysd_run "$PXELAB" watch --json
         [ "$status" -eq 0 ]
@@ -205,4 +212,13 @@ wait_event() {   # MAC KIND
         run sysd_run "$PXELAB" watch "$LAB" --json --since 1h
         [ "$status" -eq 0 ]
         [ "$(jq -s 'map(.mac) | unique | length' <<< "$output")" -eq 3 ]
+}
+
+@test "vm start --wait SECONDS: 1 when time runs out, with what it saw" {
+        # OVMF takes longer than 2 s to its first DHCPDISCOVER under TCG.
+        run sysd_run "$PXELAB" vm start "$LAB" t1 --firmware uefi --mac 52:54:00:67:00:03 --memory 256 --wait 2
+        echo "$output"
+        sysd_run "$PXELAB" vm stop "$LAB" t1
+        [ "$status" -eq 1 ]
+        [[ "$output" == *"VM 't1' did not boot within 2 s: no DHCP request from 52:54:00:67:00:03 seen"* ]]
 }

@@ -384,12 +384,38 @@ static void test_filter_mac(void **state) {
         got_free(&g);
 }
 
+/* A DHCP exchange after the client booted starts its next boot: t from 0. */
+static void test_new_boot(void **state) {
+        static const struct line again[] = {
+                { "dnsmasq", 1796176900000000ULL, "dnsmasq-dhcp[267]: 5 vendor class: PXEClient:Arch:00007:UNDI:003000" },
+                { "dnsmasq", 1796176900000000ULL, "dnsmasq-dhcp[267]: 5 DHCPDISCOVER(pxe-wat) 52:54:00:67:00:02" },
+                { "dnsmasq", 1796176901000000ULL, "dnsmasq-dhcp[267]: 5 DHCPACK(pxe-wat) 10.67.0.173 52:54:00:67:00:02" },
+                { "pxelab_http", 1796176902500000ULL, "10.67.0.173 [2026-12-02T02:01:42+00:00] \"GET /boot.ipxe HTTP/1.1\" 200 419 len=419 t=0.000" },
+        };
+        struct got g = {};
+        struct events *ev = events_new(collect, &g);
+        events_filter_mac(ev, "52:54:00:67:00:02");
+        for (size_t i = 0; i < ELEMENTSOF(real_lines); i++)
+                events_feed(ev, real_lines[i].ident, real_lines[i].msg, real_lines[i].usec);
+        for (size_t i = 0; i < ELEMENTSOF(again); i++)
+                events_feed(ev, again[i].ident, again[i].msg, again[i].usec);
+        events_flush(ev, 0);
+        assert_int_equal(g.n, 12);
+        assert_true(json_real_value(json_object_get(g.json[10], "t")) == 0.0);
+        assert_true(json_real_value(json_object_get(g.json[11], "t")) == 2.5);
+        /* The loader of the boot before is forgotten: no "loop". */
+        assert_true(json_is_null(json_object_get(g.json[10], "problem")));
+        events_free(ev);
+        got_free(&g);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_real_boots),
                 cmocka_unit_test(test_uefi_bios_loader_and_stall),
                 cmocka_unit_test(test_loops_and_transfers),
                 cmocka_unit_test(test_filter_mac),
+                cmocka_unit_test(test_new_boot),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

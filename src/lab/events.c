@@ -233,6 +233,7 @@ static void client_new_boot(struct client *c, uint64_t usec) {
         c->booted = c->stalled = false;
         set_str(&c->loader, NULL);
         set_str(&c->http_error, NULL);
+        set_str(&c->problem, NULL);     /* the boot before's; its entry stays */
 }
 
 /* Completes E (client, relative time, problem), hands it to the callback and

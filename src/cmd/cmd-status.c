@@ -7,6 +7,29 @@
 #include "basic/log.h"
 #include "lab/state.h"
 #include "basic/util.h"
+#include "lab/bootlog.h"
+
+/* Who booted: each client's last step (lab/bootlog.h). */
+static void print_clients(json_t *clients) {
+        size_t i;
+        json_t *c;
+        json_array_foreach(clients, i, c) {
+                time_t t = (time_t) json_real_value(json_object_get(c, "time"));
+                const char *entry = json_string_value(json_object_get(c, "entry"));
+                const char *problem = json_string_value(json_object_get(c, "problem"));
+                char when[32];
+                strftime(when, sizeof(when), "%H:%M:%S", localtime(&t));
+                const char *mac = json_string_value(json_object_get(c, "mac"));
+                const char *ip = json_string_value(json_object_get(c, "ip"));
+                printf("  client:   %s %-15s %s %s", mac ? mac : "-", ip ? ip : "-", when,
+                       json_string_value(json_object_get(c, "last_step")));
+                if (entry)
+                        printf(" (entry '%s')", entry);
+                printf("\n");
+                if (problem)
+                        printf("            !! %s\n", problem);
+        }
+}
 
 static void print_human(json_t *o) {
         json_t *u, *a, *l, *v, *br = json_object_get(o, "bridge"), *nft = json_object_get(o, "nft");
@@ -48,6 +71,7 @@ static void print_human(json_t *o) {
                        json_string_value(json_object_get(v, "log")));
         if (json_array_size(json_object_get(o, "leases")) == 0)
                 printf("  leases:   none yet\n");
+        print_clients(json_object_get(o, "clients"));
         json_array_foreach(json_object_get(o, "leases"), i, l) {
                 time_t exp = json_integer_value(json_object_get(l, "expires"));
                 char when[32] = "never";
@@ -99,6 +123,7 @@ int cmd_status(int argc, char *argv[]) {
                         return EXIT_RUNTIME;
                 }
                 all_healthy = all_healthy && healthy;
+                json_object_set_new(o, "clients", bootlog_clients(*l, json_string_value(json_object_get(o, "address"))));
                 json_array_append_new(out, o);
         }
         if (json) {

@@ -14,6 +14,7 @@
 #include "host/units.h"
 #include "basic/util.h"
 #include "lab/vm.h"
+#include "lab/bootlog.h"
 
 #define LOCK_TIMEOUT_MS STATE_LOCK_WAIT_MS
 
@@ -63,6 +64,7 @@ static int vm_start_cmd(int argc, char *argv[]) {
                 { "memory", required_argument, NULL, 'M' },
                 { "disk", required_argument, NULL, 'd' },
                 { "vnc", no_argument, NULL, 'v' },
+                { "wait", optional_argument, NULL, 'w' },
                 {}
         };
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
@@ -75,6 +77,8 @@ static int vm_start_cmd(int argc, char *argv[]) {
         char line[sizeof(accel.reason) + 64];
         bool usage;
         int c, r, lock;
+        long wait = -1;         /* --wait: seconds to follow the boot */
+        uint64_t started = bootlog_now();
 
         optind = 0;
         while ((c = getopt_long(argc, argv, "", opts, NULL)) >= 0)
@@ -101,6 +105,20 @@ static int vm_start_cmd(int argc, char *argv[]) {
                 case 'v':
                         req.vnc = true;
                         break;
+                case 'w': {
+                        /* "--wait=N", "--wait N" or "--wait". */
+                        const char *v = optarg;
+                        char *end;
+                        if (!v && optind < argc && argv[optind][0] >= '0' && argv[optind][0] <= '9')
+                                v = argv[optind++];
+                        errno = 0;
+                        wait = v ? strtol(v, &end, 10) : 120;
+                        if (v && (errno || end == v || *end || wait <= 0 || wait > 86400)) {
+                                log_error("--wait: '%s' is not a number of seconds (1-86400)", v);
+                                return EXIT_USAGE;
+                        }
+                        break;
+                }
                 default:
                         return command_usage("vm");
                 }
@@ -141,6 +159,9 @@ static int vm_start_cmd(int argc, char *argv[]) {
                         log_warn("%s", line);
         }
         print_started(lab, name, json_object_get(json_object_get(st, "vms"), name));
+        if (wait > 0)
+                return watch_vm_boot(lab, name, json_string_value(json_object_get(
+                                     json_object_get(json_object_get(st, "vms"), name), "mac")), started, (unsigned) wait);
         return EXIT_OK;
 }
 

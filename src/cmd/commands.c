@@ -29,9 +29,16 @@ const struct command commands[] = {
         { "status", cmd_status, "[LAB] [--json]", "Show labs, their services and who booted",
           "Units, bridge, nftables table, DHCP leases, VMs and boot URL of each lab.\n"
           "Exit 0 when every lab is healthy, 3 when any is degraded." },
+        { "watch", cmd_watch, "[LAB] [--json] [-f] [--since WHEN]", "Show every client's boot, step by step",
+          "One line per step of each client (DHCP, TFTP, HTTP, booted or failed), grouped by\n"
+          "MAC, with times from its first DHCPDISCOVER, from the journal of the lab's\n"
+          "dnsmasq and nginx; problems (HTTP 404, a short transfer, a loop, a UEFI client\n"
+          "given a BIOS loader, a client that stopped after TFTP) are named in their line.\n"
+          "-f follows new steps; --json prints one JSON object per event; --since 10m, 2h,\n"
+          "@UNIXTIME or 'YYYY-MM-DD HH:MM[:SS]'. Without LAB: the only lab that is up." },
         { "vm", cmd_vm, "start|stop|list|console LAB [NAME] [OPTIONS]", "Run test VMs that network-boot from a lab",
           "pxelab vm start LAB [NAME] [--firmware bios|uefi|uefi-pxe] [--mac MAC] [--memory MB]\n"
-          "                [--disk SIZE|PATH] [--vnc]\n"
+          "                [--disk SIZE|PATH] [--vnc] [--wait[=SECONDS]]\n"
           "pxelab vm stop LAB [NAME|--all]\n"
           "pxelab vm list [LAB] [--json]\n"
           "pxelab vm console LAB NAME [--no-follow]\n\n"
@@ -39,7 +46,9 @@ const struct command commands[] = {
           "lab's bridge, network boot first, serial console logged to\n"
           "/run/pxelab/LAB/vm-NAME.log. KVM when it really runs a guest here (probed once\n"
           "per boot), else TCG; PXELAB_ACCEL=kvm|tcg forces one. uefi: OVMF with QEMU's\n"
-          "iPXE ROM; uefi-pxe: OVMF's own PXE (TFTP ipxe.efi)." },
+          "iPXE ROM; uefi-pxe: OVMF's own PXE (TFTP ipxe.efi). --wait follows the boot\n"
+          "(as `watch`) for SECONDS (default 120): exit 0 once it booted, 1 with the\n"
+          "last step and the reason when an entry failed or time ran out." },
         { "help", cmd_help, "[COMMAND]", "Show help for pxelab or one command", NULL },
         { "version", cmd_version, "", "Show the version", NULL },
 };

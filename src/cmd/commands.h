@@ -19,6 +19,7 @@ struct command {
 };
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 
 const struct command *command_find(const char *name);
@@ -37,3 +38,8 @@ int cmd_up(int argc, char *argv[]);
 int cmd_down(int argc, char *argv[]);
 int cmd_status(int argc, char *argv[]);
 int cmd_vm(int argc, char *argv[]);
+int cmd_watch(int argc, char *argv[]);
+/* vm start --wait: follows VM NAME (MAC) of LAB from SINCE_USEC (realtime)
+ * through the lab's boot events; EXIT_OK when it booted, else EXIT_RUNTIME
+ * after saying its last step and why (cmd-watch.c). */
+int watch_vm_boot(const char *lab, const char *name, const char *mac, uint64_t since_usec, unsigned seconds);

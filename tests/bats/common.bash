@@ -33,6 +33,14 @@ mkprofile() {
         echo "$d/lab.conf"
 }
 
+# http_log LAB: nginx's access log of LAB, from the journal of its unit
+# (nginx.conf.mustache sends it there over syslog): one line per request,
+# `IP [TIME] "REQUEST" STATUS BYTES len=LENGTH t=SECONDS`; nginx's own error
+# lines (which start with a date) left out.
+http_log() {
+        sysd_run journalctl -q --no-pager -o cat -u "pxelab-$1-nginx.service" | grep -E '^[0-9a-f.:]+ \['
+}
+
 # An "uplink" for the namespace host: veth upl0 (10.99.0.1/24) to a "wan"
 # namespace (10.99.0.2), default route through it.
 mkuplink() {

@@ -54,7 +54,7 @@ ip_of() {
 }
 
 requests_of() {   # IP: the paths it asked nginx for, in order
-        sysd_run cat "/run/pxelab/$LAB/log/access.log" | awk -v ip="$1" '$1 == ip {print $4}'
+        http_log "$LAB" | awk -v ip="$1" '$1 == ip {print $4}'
 }
 
 @test "an unknown machine gets the menu, and its default entry boots after the timeout" {

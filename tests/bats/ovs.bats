@@ -181,8 +181,8 @@ assert_boots() {   # LAB VM MAC ENTRY
         [ -n "$ip" ]
         k=$(stat -c %s "$OUT/vm-payload/vmlinuz")
         i=$(stat -c %s "$OUT/vm-payload/initrd.img")
-        sysd_run cat "/run/pxelab/$lab/log/access.log" | grep -E "^$ip .*\"GET /files/$entry/vmlinuz HTTP/1\.1\" 200 $k\$"
-        sysd_run cat "/run/pxelab/$lab/log/access.log" | grep -E "^$ip .*\"GET /files/$entry/initrd\.img HTTP/1\.1\" 200 $i\$"
+        http_log "$lab" | grep -E "^$ip .*\"GET /files/$entry/vmlinuz HTTP/1\.1\" 200 $k len=$k "
+        http_log "$lab" | grep -E "^$ip .*\"GET /files/$entry/initrd\.img HTTP/1\.1\" 200 $i len=$i "
 }
 
 @test "OVS lab: a BIOS and a UEFI VM PXE-boot their payload; their taps are OVS ports until vm stop and down" {

@@ -32,8 +32,11 @@ render_into() {   # PROFILE DIR
         grep -E '^(pid-file|dhcp-leasefile|tftp-root)=' "$dir/dnsmasq.conf" | while IFS== read -r k v; do
                 [[ "$v" == "$dir/"* ]]
         done
-        grep -E '^\s*(pid|access_log|root|client_body_temp_path|proxy_temp_path)\s' "$dir/nginx.conf" |
+        grep -E '^\s*(pid|root|client_body_temp_path|proxy_temp_path)\s' "$dir/nginx.conf" |
                 awk '{print $2}' | while read -r v; do [[ "$v" == "$dir/"* ]]; done
+        # The access log goes to the journal (bounded by journald), no file.
+        [ "$(grep -E '^\s*access_log\s' "$dir/nginx.conf" | awk '{print $2}')" = \
+          "syslog:server=unix:/dev/log,tag=pxelab_http,nohostname" ]
         for l in undionly.kpxe ipxe.efi snponly.efi; do
                 cmp "$dir/tftp/$l" "/usr/lib/ipxe/$l"
         done

@@ -61,7 +61,7 @@ dhcp_tags() {
 }
 
 access_log() {
-        sysd_run cat "/run/pxelab/$LAB/log/access.log"
+        http_log "$LAB"
 }
 
 # assert_fetched IP ENTRY: nginx served ENTRY's kernel and initrd to IP,
@@ -70,8 +70,8 @@ assert_fetched() {
         local ip=$1 entry=$2 k i
         k=$(stat -c %s "$PAYLOAD/vmlinuz")
         i=$(stat -c %s "$PAYLOAD/initrd.img")
-        access_log | grep -E "^$ip .*\"GET /files/$entry/vmlinuz HTTP/1\.1\" 200 $k\$"
-        access_log | grep -E "^$ip .*\"GET /files/$entry/initrd\.img HTTP/1\.1\" 200 $i\$"
+        access_log | grep -E "^$ip .*\"GET /files/$entry/vmlinuz HTTP/1\.1\" 200 $k len=$k "
+        access_log | grep -E "^$ip .*\"GET /files/$entry/initrd\.img HTTP/1\.1\" 200 $i len=$i "
 }
 
 lease_ip() {

@@ -372,7 +372,7 @@ expected_fetches() {
 # What IP fetched from /files/, in order: "URL_PATH STATUS BYTES" (nginx's
 # log: $remote_addr [$time_iso8601] "$request" $status $body_bytes_sent).
 fetched() {
-        sysd_run cat "/run/pxelab/$1/log/access.log" |
+        http_log "$1" |
                 awk -v ip="$2" '$1 == ip && $3 == "\"GET" && $4 ~ /^\/files\// { print $4, $6, $7 }'
 }
 

@@ -45,7 +45,7 @@ installer_boots() {
         sysd_run grep -a -q "console=ttyS0,115200n8" "/run/pxelab/$LAB/vm-$vm.log"
         # nginx served the installer's kernel and its whole initrd.
         size=$(stat -c %s /usr/lib/debian-installer/images/12/amd64/text/debian-installer/amd64/initrd.gz)
-        sysd_run grep -E "\"GET /files/install/initrd\.gz HTTP/1\.1\" 200 $size\$" "/run/pxelab/$LAB/log/access.log"
+        http_log "$LAB" | grep -E "\"GET /files/install/initrd\.gz HTTP/1\.1\" 200 $size len=$size "
         sysd_run "$PXELAB" vm stop "$LAB" "$vm"
 }
 

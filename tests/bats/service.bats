@@ -143,7 +143,7 @@ no_lab() {
         mkconf lab3 10.72.0.1/24 'uplink = "none"'
         sysd_run systemctl enable --now pxelab@lab3
         n_pid=$(sysd_run systemctl show -P MainPID pxelab-lab3-nginx.service)
-        ! sysd_run grep -q 'Office menu' /run/pxelab/lab3/http/menu.ipxe
+        run ! sysd_run grep -q 'Office menu' /run/pxelab/lab3/http/menu.ipxe
         sysd_run sh -c 'echo "menu { title = \"Office menu\" }" >> /etc/pxelab/lab3.conf'
         sysd_run systemctl reload pxelab@lab3
         sysd_run grep -q 'Office menu' /run/pxelab/lab3/http/menu.ipxe

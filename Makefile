@@ -115,6 +115,7 @@ bench: deps
 # The installed man pages and unit name the installed paths: the sources say
 # /usr/local and /etc, as a default install has them.
 INSTALL_SED = sed -e 's|/usr/local/bin/pxelab|$(BINDIR)/pxelab|g' \
+                  -e 's|/usr/local/lib/systemd/system|$(UNITDIR)|g' \
                   -e 's|/usr/local/share/doc/pxelab|$(DOCDIR)|g' \
                   -e 's|/usr/local/share/pxelab|$(DATADIR)|g' \
                   -e 's|/etc/pxelab|$(SYSCONFDIR)/pxelab|g'

@@ -109,6 +109,7 @@ no_lab() {
         [ "$(sysd_run systemctl is-active pxelab@office-a)" = active ]
         [ "$(sysd_run systemctl show -P Type pxelab@office-a)" = oneshot ]
         [ "$(sysd_run systemctl show -P RemainAfterExit pxelab@office-a)" = yes ]
+        [ "$(sysd_run systemctl show -P TimeoutStartUSec pxelab@office-a)" = 10min ]
         lab_is_up office-a
         # The uplink was there: masquerade out of it.
         sysd_run nft list table inet pxelab-office-a | grep -q 'oifname "upl0" masquerade'
@@ -121,10 +122,12 @@ no_lab() {
         [ "$(host_snapshot)" = "$before" ]
 }
 
-@test "enable --now, then the shutdown transaction takes the lab down" {
+@test "enable --now, then the shutdown transaction takes the lab down, its profile gone meanwhile" {
         mkconf lab2 10.71.0.1/24 'uplink = "none"'
         sysd_run systemctl enable --now pxelab@lab2
         lab_is_up lab2
+        # down works from the lab's record: the profile may be gone by then.
+        sysd_run rm /etc/pxelab/lab2.conf
         # What shutdown does before the final stage: start shutdown.target,
         # which every unit with default dependencies conflicts with
         # (shutdown.target refuses a manual start, so a target pulls it in;

@@ -1,4 +1,5 @@
 #!/usr/bin/env bats
+# shellcheck disable=SC2016 # backquotes here are Markdown's, in single quotes on purpose
 bats_require_minimum_version 1.5.0
 # make install / uninstall into a DESTDIR: the exact tree, the paths that
 # PREFIX and SYSCONFDIR change, the man pages (rendered without a warning,
@@ -60,8 +61,8 @@ teardown() {
         cp -a "$REPO/build/obj" "$REPO/build/paths" "$b/"
         cp -a "$REPO/pxelab" "$b/pxelab"
         dest=$D/root
-        vars=(B="$b" OUT="$b" PREFIX=/usr SYSCONFDIR=/etc/lab-test DESTDIR="$dest")
-        make -s -C "$REPO" -j2 install "${vars[@]}" >&2
+        mk=(B="$b" OUT="$b" PREFIX=/usr SYSCONFDIR=/etc/lab-test DESTDIR="$dest")
+        make -s -C "$REPO" -j2 install "${mk[@]}" >&2
         diff <(expected_tree /usr /lib/systemd/system /etc/lab-test) <(tree "$dest")
         run ! cmp -s "$dest/usr/bin/pxelab" "$REPO/pxelab"
         grep -aq '/usr/share/pxelab' "$dest/usr/bin/pxelab"
@@ -76,7 +77,7 @@ teardown() {
         grep -q '^\.I /usr/share/doc/pxelab/examples/$' "$dest/usr/share/man/man5/pxelab.conf.5"
         run ! grep -q '/usr/local\|/etc/pxelab' "$dest/usr/share/man/man1/pxelab.1" "$dest/usr/share/man/man5/pxelab.conf.5"
         grep -q 'for f in /etc/lab-test/pxelab/\*.conf' "$dest/usr/share/bash-completion/completions/pxelab"
-        make -s -C "$REPO" uninstall "${vars[@]}"
+        make -s -C "$REPO" uninstall "${mk[@]}"
         [ -z "$(find "$dest" ! -type d)" ]
         [ -z "$(find "$dest" -name '*pxelab*')" ]
 }

@@ -82,6 +82,34 @@ teardown() {
         [ -z "$(find "$dest" -name '*pxelab*')" ]
 }
 
+@test "BINDIR, DATADIR, MANDIR, DOCDIR, UNITDIR and BASHCOMPDIR each move their files" {
+        b=$D/build
+        mkdir -p "$b"
+        cp -a "$REPO/build/obj" "$REPO/build/paths" "$REPO/pxelab" "$b/"
+        dest=$D/root
+        mk=(B="$b" OUT="$b" DESTDIR="$dest" BINDIR=/opt/x/sbin DATADIR=/opt/x/data MANDIR=/opt/x/man
+            DOCDIR=/opt/x/doc UNITDIR=/etc/systemd/system BASHCOMPDIR=/opt/x/compl)
+        make -s -C "$REPO" -j2 install "${mk[@]}" >&2
+        diff <({
+                echo "755 etc/pxelab/"
+                echo "755 opt/x/sbin/pxelab"
+                echo "644 etc/systemd/system/pxelab@.service"
+                echo "644 opt/x/compl/pxelab"
+                echo "644 opt/x/man/man1/pxelab.1"
+                echo "644 opt/x/man/man5/pxelab.conf.5"
+                for f in "$REPO"/profiles/*.conf; do echo "644 opt/x/doc/examples/${f##*/}"; done
+                for f in "$REPO"/templates/*.mustache; do echo "644 opt/x/data/templates/${f##*/}"; done
+        } | sort) <(tree "$dest")
+        # DATADIR is where the binary looks for its templates.
+        grep -aq '/opt/x/data' "$dest/opt/x/sbin/pxelab"
+        grep -qx 'ExecStart=/opt/x/sbin/pxelab up %i' "$dest/etc/systemd/system/pxelab@.service"
+        grep -q '^\.I /opt/x/data/templates/$' "$dest/opt/x/man/man1/pxelab.1"
+        grep -q '^\.I /etc/systemd/system/pxelab@.service$' "$dest/opt/x/man/man1/pxelab.1"
+        make -s -C "$REPO" uninstall "${mk[@]}"
+        [ -z "$(find "$dest" ! -type d)" ]
+        [ -z "$(find "$dest" -name '*pxelab*')" ]
+}
+
 @test "the installed man pages render without a warning" {
         make -s -C "$REPO" install DESTDIR="$D"
         for page in man1/pxelab.1 man5/pxelab.conf.5; do

@@ -6,6 +6,7 @@
 #include "cmd/commands.h"
 #include "basic/log.h"
 #include "basic/names.h"
+#include "basic/paths.h"
 #include "basic/util.h"
 
 
@@ -16,11 +17,12 @@ const struct command commands[] = {
         { "check", cmd_check, "PROFILE", "Validate a profile and the files it references",
           "Validates PROFILE and checks that every boot file exists and is readable;\n"
           "prints each boot file with its size. Exit 0 when good, 2 when not." },
-        { "up", cmd_up, "[PROFILE]", "Bring a lab up (or reconcile a running one)",
+        { "up", cmd_up, "[PROFILE|NAME]", "Bring a lab up (or reconcile a running one)",
           "Validates PROFILE, refuses if it collides with this host or another lab, renders\n"
           "/run/pxelab/LAB, creates the bridge, the nftables table (NAT to the uplink) and\n"
           "starts dnsmasq and nginx as systemd units; ready when boot.ipxe and every boot\n"
           "file answer over HTTP. Without PROFILE: the built-in default lab 'pxelab'.\n"
+          "NAME (no '/', no .conf): the profile " PXELAB_CONF_DIR "/NAME.conf, lab NAME.\n"
           "Again on a running lab: re-renders and restarts only what changed." },
         { "down", cmd_down, "[LAB|PROFILE] [--all]", "Take a lab down and remove what it made",
           "Stops the lab's VMs and units, deletes its nftables table and the bridge it\n"

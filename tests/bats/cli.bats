@@ -297,3 +297,21 @@ CONF
                 [[ "$stderr" == "'"*"' is not a lab name (1-32 characters from a-z 0-9 -, a letter or digit first and last, no '--')" ]]
         done
 }
+
+@test "up ARG: a bare ARG that is no lab name is exit 2 with one line, before systemd is asked; a file needs a / or .conf" {
+        d=$(mktemp -d "$OUT/upname.XXXXXX")
+        cp "$REPO/profiles/minimal.conf" "$d/lab.cfg"
+        cd "$d"
+        for arg in lab.cfg Bad_Name ..; do
+                run --separate-stderr "$PXELAB" up "$arg"
+                echo "$arg: $status: $stderr"
+                [ "$status" -eq 2 ]
+                [ "$stderr" = "'$arg' is neither a lab name (1-32 characters from a-z 0-9 -, a letter or digit first and last, no '--') nor a profile file (a path with '/' or ending in .conf, e.g. ./$arg)" ]
+        done
+        # With a '/', the same file is a profile: past the name check, to systemd
+        # (not PID 1 where the CLI suite runs: exit 1).
+        run --separate-stderr "$PXELAB" up ./lab.cfg
+        [ "$status" -eq 1 ]
+        [[ "$stderr" == "systemd is not running as PID 1"* ]]
+        rm -rf "$d"
+}

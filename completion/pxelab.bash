@@ -40,7 +40,7 @@ _pxelab_add_profiles() {
 
 _pxelab() {
         local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD - 1]}
-        local commands="render check up down status vm help version"
+        local commands="render check up down status watch vm help version"
         local cmd="" sub="" npos=0 i w skip=""
         COMPREPLY=()
 
@@ -53,7 +53,7 @@ _pxelab() {
                         continue
                 fi
                 case $w in
-                -o | --output | --firmware | --mac | --memory | --disk) skip=1; continue ;;
+                -o | --output | --firmware | --mac | --memory | --disk | --since) skip=1; continue ;;
                 -*) continue ;;
                 esac
                 if [ -z "$cmd" ]; then
@@ -78,7 +78,7 @@ _pxelab() {
                 mapfile -t COMPREPLY < <(compgen -f -- "$cur")
                 return 0
                 ;;
-        --mac | --memory) return 0 ;;
+        --mac | --memory | --since) return 0 ;;
         esac
 
         if [ -z "$cmd" ]; then
@@ -120,6 +120,11 @@ _pxelab() {
                 elif [ "$npos" -eq 0 ]; then _pxelab_add "$(_pxelab_labs)"
                 fi
                 ;;
+        watch)
+                if [[ $cur == -* ]]; then _pxelab_add "--json -f --follow --since --help"
+                elif [ "$npos" -eq 0 ]; then _pxelab_add "$(_pxelab_labs)"
+                fi
+                ;;
         vm)
                 if [ -z "$sub" ]; then
                         _pxelab_add "start stop list console"
@@ -127,7 +132,7 @@ _pxelab() {
                 fi
                 if [[ $cur == -* ]]; then
                         case $sub in
-                        start) _pxelab_add "--firmware --mac --memory --disk --vnc --help" ;;
+                        start) _pxelab_add "--firmware --mac --memory --disk --vnc --wait --help" ;;
                         stop) _pxelab_add "--all --help" ;;
                         list) _pxelab_add "--json --help" ;;
                         console) _pxelab_add "--no-follow --help" ;;

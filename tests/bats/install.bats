@@ -231,7 +231,7 @@ complete_words() {
 @test "the installed bash completion completes commands, sub-commands, options, lab names and profiles" {
         make -s -C "$REPO" install DESTDIR="$D"
         [ "$(complete_words st)" = status ]
-        [ "$(complete_words "")" = "$(printf '%s\n' check down help render status up version vm)" ]
+        [ "$(complete_words "")" = "$(printf '%s\n' check down help render status up version vm watch)" ]
         [ "$(complete_words status o)" = office ]
         [ "$(complete_words status "")" = "$(printf '%s\n' lab2 office)" ]
         [ "$(complete_words down "")" = "$(printf '%s\n' a.conf lab2 office sub)" ]
@@ -243,6 +243,10 @@ complete_words() {
         [ "$(complete_words vm start l)" = lab2 ]
         [ "$(complete_words vm start lab2 --firmware "")" = "$(printf '%s\n' bios uefi uefi-pxe)" ]
         [ "$(complete_words vm start lab2 --v)" = --vnc ]
+        [ "$(complete_words vm start lab2 --w)" = --wait ]
+        [ "$(complete_words watch "")" = "$(printf '%s\n' lab2 office)" ]
+        [ "$(complete_words watch --s)" = --since ]
+        [ "$(complete_words watch --since "")" = "" ]
         [ "$(complete_words vm console lab2 vm1 --)" = "$(printf '%s\n' --help --no-follow)" ]
         [ "$(complete_words help v)" = "$(printf '%s\n' version vm)" ]
 }

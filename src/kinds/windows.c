@@ -8,6 +8,7 @@
 #include <sys/random.h>
 #include <sys/stat.h>
 
+#include "basic/json.h"
 #include "basic/log.h"
 #include "basic/names.h"
 #include "render/render.h"
@@ -113,10 +114,6 @@ bool windows_wanted(const struct profile *p) {
         return false;
 }
 
-static const char *json_str(json_t *o, const char *key) {
-        return json_string_value(json_object_get(o, key));
-}
-
 /* A file nginx serves at /files/ENTRY/NAME, appended to FILES; returns it.
  * Served from its real path: nginx refuses symlinks (see model.c). */
 static json_t *serve(json_t *files, const char *base, const char *entry, const char *path, const char *name) {
@@ -196,10 +193,6 @@ static void closedirp(DIR **d) {
                 closedir(*d);
 }
 
-static int cmp_str(const void *a, const void *b) {
-        return strcmp(*(char *const *) a, *(char *const *) b);
-}
-
 /* The regular files of the drivers directory, sorted; none when it doesn't
  * exist (yet). */
 static void driver_files(struct loads *l, const char *dir, json_t *infs) {
@@ -223,7 +216,7 @@ static void driver_files(struct loads *l, const char *dir, json_t *infs) {
                 names[n++] = xstrdup(de->d_name);
         }
         if (n > 1)
-                qsort(names, n, sizeof(char *), cmp_str);
+                qsort(names, n, sizeof(char *), strcmp_ptr);
         for (size_t i = 0; i < n; i++) {
                 _cleanup_free_ char *path = path_join(dir, names[i]);
                 _cleanup_free_ char *field = xasprintf("boot.%s.drivers", l->b->name);

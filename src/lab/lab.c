@@ -9,6 +9,7 @@
 #include "lab/lab.h"
 #include "lab/labbridge.h"
 #include "basic/log.h"
+#include "basic/rules.h"
 #include "render/model.h"
 #include "host/nft.h"
 #include "host/probe.h"
@@ -115,7 +116,7 @@ static char *bridge_owner(const char *bridge, const char *self) {
 
 static int preflight(const struct profile *p, json_t *old, char **ret_uplink) {
         char a[INET_ADDRSTRLEN];
-        struct in_addr mask = { .s_addr = htonl(0xffffffffu << (32 - p->bridge.prefix)) };
+        struct in_addr mask = { .s_addr = htonl(rule_netmask(p->bridge.prefix)) };
         struct in_addr net = { .s_addr = p->bridge.addr.s_addr & mask.s_addr };
         _cleanup_free_ char *desc = NULL, *owner = NULL;
         /* The bridge this lab already configured: its addresses are ours. */
@@ -233,7 +234,7 @@ static size_t lab_ports(const struct profile *p, bool udp, uint16_t **ret) {
 static int setup_nft(const struct profile *p, json_t *model, const char *uplink, json_t *st) {
         _cleanup_free_ char *table = nft_table_name(p->lab);
         const char *ula = json_string_value(json_object_get(json_object_get(model, "bridge"), "ipv6_address"));
-        struct in_addr mask = { .s_addr = htonl(0xffffffffu << (32 - p->bridge.prefix)) };
+        struct in_addr mask = { .s_addr = htonl(rule_netmask(p->bridge.prefix)) };
         struct in6_addr addr6;
         _cleanup_free_ uint16_t *udp = NULL, *tcp = NULL;
         struct nft_lab cfg = {

@@ -96,10 +96,6 @@ int state_remove_leftover(const char *lab) {
         return 1;
 }
 
-static int cmp_str(const void *a, const void *b) {
-        return strcmp(*(char *const *) a, *(char *const *) b);
-}
-
 int state_list_labs(char ***ret) {
         DIR *d = opendir(PXELAB_RUN_ROOT);
         char **v = xcalloc(1, sizeof(char *));
@@ -122,7 +118,7 @@ int state_list_labs(char ***ret) {
                 v[n] = NULL;
         }
         closedir(d);
-        qsort(v, n, sizeof(char *), cmp_str);
+        qsort(v, n, sizeof(char *), strcmp_ptr);
         *ret = v;
         return 0;
 }

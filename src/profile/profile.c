@@ -18,15 +18,15 @@
 
 #include "basic/log.h"
 #include "basic/names.h"
+#include "basic/rules.h"
+#include "host/ovsdb.h"
 #include "profile/profile.h"
 #include "basic/util.h"
 
 #define MAX_STRING 255
 #define MAX_PATH 4095
-#define MAX_NAME 32
 #define MAX_IFNAME 15
 #define MIN_LEASE 120
-#define DEFAULT_OVSDB "/run/openvswitch/db.sock"
 /* A profile is read whole into memory and parsed in linear time; 4 MiB is
  * ~60,000 hosts, far beyond any lab, and bounds what a wrong file (a
  * log, /dev/zero) can cost before it is refused. */
@@ -877,16 +877,6 @@ static char *served_name(struct parse_ctx *ctx, const struct opt *o, const char 
         return xstrdup(s);
 }
 
-static bool name_valid(const char *s, size_t max) {
-        size_t len = strlen(s);
-        if (len == 0 || len > max || !((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= '0' && s[0] <= '9')))
-                return false;
-        for (; *s; s++)
-                if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '_' || *s == '-'))
-                        return false;
-        return true;
-}
-
 static bool ifname_valid(const char *s) {
         size_t len = strlen(s);
         if (len == 0 || len > MAX_IFNAME || streq(s, ".") || streq(s, ".."))
@@ -925,56 +915,25 @@ static char *ipv4_str(uint32_t a) {
         return xstrdup(buf);
 }
 
-/* Normalises "52-54-00-AB-CD-EF" to "52:54:00:ab:cd:ef"; NULL when invalid. */
-static char *mac_normalize(const char *s) {
-        char out[18];
-        char sep;
-        if (strlen(s) != 17)
-                return NULL;
-        sep = s[2];
-        if (sep != ':' && sep != '-')
-                return NULL;
-        for (int i = 0; i < 17; i++) {
-                char c = s[i];
-                if (i % 3 == 2) {
-                        if (c != sep)
-                                return NULL;
-                        out[i] = ':';
-                        continue;
-                }
-                if (c >= 'A' && c <= 'F')
-                        c = c - 'A' + 'a';
-                if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
-                        return NULL;
-                out[i] = c;
-        }
-        out[17] = 0;
-        return xstrdup(out);
-}
-
-static unsigned hexval(char c) {
-        return c <= '9' ? (unsigned) (c - '0') : (unsigned) (c - 'a' + 10);
-}
-
 /* A well-formed unicast MAC, normalised; NULL after reporting. */
 static char *check_mac(struct parse_ctx *ctx, const struct opt *o) {
-        char *mac = mac_normalize(o->value);
-        if (!mac) {
+        char mac[18];
+
+        switch (rule_mac_parse(o->value, mac)) {
+        case MAC_OK:
+                return xstrdup(mac);
+        case MAC_MALFORMED:
                 problem_value(&ctx->problems, o->line, o->field, o->value,
                               "is not a MAC address (six hex pairs separated by ':' or '-')");
-                return NULL;
-        }
-        if (hexval(mac[1]) & 1) {
+                break;
+        case MAC_MULTICAST:
                 problem_value(&ctx->problems, o->line, o->field, o->value, "is a multicast address; use a unicast one");
-                free(mac);
-                return NULL;
-        }
-        if (streq(mac, "00:00:00:00:00:00")) {
+                break;
+        case MAC_ZERO:
                 problem_value(&ctx->problems, o->line, o->field, o->value, "is the all-zero address");
-                free(mac);
-                return NULL;
+                break;
         }
-        return mac;
+        return NULL;
 }
 
 /* "N", "Nm", "Nh", "Nd" or "infinite", at least MIN_LEASE seconds. */
@@ -1119,8 +1078,8 @@ static void build_address(struct builder *b, const struct opt *o) {
                 return;
         }
         sn->prefix = prefix;
-        sn->net = sn->addr & (UINT32_MAX << (32 - prefix));
-        sn->bcast = sn->net | ~(UINT32_MAX << (32 - prefix));
+        sn->net = sn->addr & rule_netmask(prefix);
+        sn->bcast = sn->net | ~rule_netmask(prefix);
         if (sn->addr == sn->net || sn->addr == sn->bcast) {
                 _cleanup_free_ char *example = ipv4_str(sn->net + 1);
                 problem_value(&ctx->problems, o->line, o->field, o->value,
@@ -1245,7 +1204,7 @@ static void build_bridge(struct builder *b) {
         p->bridge.ipv6 = s.cfg && cfg_size(s.cfg, "ipv6") > 0 ? cfg_getbool(s.cfg, "ipv6") : true;
         build_host_ports(b, &s);
 
-        p->bridge.ovsdb = xstrdup(DEFAULT_OVSDB);
+        p->bridge.ovsdb = xstrdup(OVSDB_DEFAULT_SOCKET);
         p->bridge.existing = xstrdup("refuse");
         p->bridge.datapath_type = xstrdup("system");
         if (s.cfg && !streq(p->bridge.type, "ovs")) {
@@ -1273,7 +1232,7 @@ static void build_bridge(struct builder *b) {
 /* Whether A is a usable address in the lab's subnet; reports otherwise. */
 static bool check_in_subnet(struct builder *b, const struct opt *o, const char *value, uint32_t a) {
         struct subnet *sn = &b->subnet;
-        if ((a & (UINT32_MAX << (32 - sn->prefix))) != sn->net) {
+        if ((a & rule_netmask(sn->prefix)) != sn->net) {
                 problem_value(&b->ctx->problems, o->line, o->field, value, "is outside the lab subnet %s", sn->cidr);
                 return false;
         }
@@ -1544,9 +1503,9 @@ static void build_boot(struct builder *b, cfg_t *cfg, struct boot_entry *e) {
 
         e->name = xstrdup(cfg_title(cfg));
         e->line = s.line;
-        if (!name_valid(e->name, MAX_NAME))
+        if (!rule_name_valid(e->name))
                 problem_value(&ctx->problems, s.line, "boot", e->name,
-                              "is not a valid name ([a-z0-9][a-z0-9_-]*, at most %d characters)", MAX_NAME);
+                              "is not a valid name (%s)", RULE_NAME_RULE);
 
         if (title.value) {
                 if (check_text(ctx, &title, title.value, CS_TITLE, MAX_STRING))
@@ -1687,20 +1646,16 @@ static void uses_check(struct parse_ctx *ctx, struct uses *u) {
         free(u->v);
 }
 
-static int name_cmp(const void *a, const void *b) {
-        return strcmp(*(const char *const *) a, *(const char *const *) b);
-}
-
 /* Sorted once, so 10,000 hosts referring to entries cost O(n log n). */
 static void boot_index_build(struct builder *b) {
         b->boot_index = xcalloc(b->p->n_boots + 1, sizeof(char *));
         for (size_t i = 0; i < b->p->n_boots; i++)
                 b->boot_index[i] = b->p->boots[i].name;
-        qsort(b->boot_index, b->p->n_boots, sizeof(char *), name_cmp);
+        qsort(b->boot_index, b->p->n_boots, sizeof(char *), strcmp_ptr);
 }
 
 static bool boot_exists(const struct builder *b, const char *name) {
-        return bsearch(&name, b->boot_index, b->p->n_boots, sizeof(char *), name_cmp) != NULL;
+        return bsearch(&name, b->boot_index, b->p->n_boots, sizeof(char *), strcmp_ptr) != NULL;
 }
 
 static void check_boot_ref(struct builder *b, const struct opt *o) {
@@ -1727,9 +1682,9 @@ static void build_host(struct builder *b, cfg_t *cfg, struct host *h, struct use
 
         h->name = xstrdup(cfg_title(cfg));
         h->line = s.line;
-        if (!name_valid(h->name, MAX_NAME))
+        if (!rule_name_valid(h->name))
                 problem_value(&ctx->problems, s.line, "host", h->name,
-                              "is not a valid name ([a-z0-9][a-z0-9_-]*, at most %d characters)", MAX_NAME);
+                              "is not a valid name (%s)", RULE_NAME_RULE);
         if (!mac.value)
                 problem_add(&ctx->problems, mac.line, mac.field, "not set; a host is known by its MAC address");
         else if ((h->mac = check_mac(ctx, &mac)))
@@ -1758,15 +1713,9 @@ static void build_host(struct builder *b, cfg_t *cfg, struct host *h, struct use
         }
 }
 
-static bool disk_size(const char *s) {
-        size_t digits = strspn(s, "0123456789");
-        if (digits == 0 || digits > 6 || !s[digits] || !strchr("MGT", s[digits]) || s[digits + 1])
-                return false;
-        return true;
-}
-
 static void build_vm(struct builder *b, cfg_t *cfg, struct vm_decl *v, struct uses *macs) {
         static const char *const firmwares[] = { "bios", "uefi", "uefi-pxe", NULL };
+        int fw;
         struct parse_ctx *ctx = b->ctx;
         _cleanup_sec_ struct sec s = {};
         sec_init(&s, cfg, "vm");
@@ -1777,35 +1726,36 @@ static void build_vm(struct builder *b, cfg_t *cfg, struct vm_decl *v, struct us
 
         v->name = xstrdup(cfg_title(cfg));
         v->line = s.line;
-        if (!name_valid(v->name, MAX_NAME))
+        if (!rule_name_valid(v->name))
                 problem_value(&ctx->problems, s.line, "vm", v->name,
-                              "is not a valid name ([a-z0-9][a-z0-9_-]*, at most %d characters)", MAX_NAME);
-        v->firmware = xstrdup("bios");
-        if (firmware.value && check_choice(ctx, &firmware, firmware.value, firmwares) >= 0) {
-                free(v->firmware);
-                v->firmware = xstrdup(firmware.value);
-        }
+                              "is not a valid name (%s)", RULE_NAME_RULE);
+        v->firmware = FIRMWARE_BIOS;
+        /* check_choice() words the message; the firmware table decides */
+        if (firmware.value && (fw = firmware_from_string(firmware.value)) >= 0)
+                v->firmware = fw;
+        else if (firmware.value)
+                check_choice(ctx, &firmware, firmware.value, firmwares);
         if (mac.value && (v->mac = check_mac(ctx, &mac)))
                 uses_add(macs, v->mac, &mac, s.field);
 
-        v->memory = 512;
+        v->memory = VM_MEMORY_DEFAULT;
         if (cfg_size(cfg, "memory") > 0) {
                 long m = cfg_getint(cfg, "memory");
                 if (m == LONG_MIN)
                         ;       /* reported by parse_number() */
-                else if (m < 128 || m > 65536)
+                else if (!rule_memory_valid(m))
                         problem_add(&ctx->problems, memory.line, memory.field,
-                                    "'%ld' is out of range (128..65536 MiB)", m);
+                                    "'%ld' is out of range (%d..%d MiB)", m, VM_MEMORY_MIN, VM_MEMORY_MAX);
                 else
                         v->memory = m;
         }
         if (disk.value) {
-                if (disk_size(disk.value)) {
-                        if (strspn(disk.value, "0") == strspn(disk.value, "0123456789"))
-                                problem_value(&ctx->problems, disk.line, disk.field, disk.value, "is an empty disk");
-                        else
-                                v->disk = xstrdup(disk.value);
-                } else
+                enum disk_form form = rule_disk_form(disk.value);
+                if (form == DISK_EMPTY)
+                        problem_value(&ctx->problems, disk.line, disk.field, disk.value, "is an empty disk");
+                else if (form == DISK_SIZE)
+                        v->disk = xstrdup(disk.value);
+                else
                         v->disk = check_path(ctx, &disk, disk.value, b->p->dir);
         }
         v->autostart = cfg_size(cfg, "autostart") > 0 && cfg_getbool(cfg, "autostart");
@@ -2231,7 +2181,6 @@ void profile_free(struct profile *p) {
         free(p->hosts);
         for (size_t i = 0; i < p->n_vms; i++) {
                 free(p->vms[i].name);
-                free(p->vms[i].firmware);
                 free(p->vms[i].mac);
                 free(p->vms[i].disk);
         }

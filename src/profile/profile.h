@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "basic/rules.h"
+
 enum boot_kind {
         BOOT_LINUX,
         BOOT_CHAIN,
@@ -65,7 +67,7 @@ struct host_port {
 
 struct vm_decl {
         char *name;
-        char *firmware;             /* bios | uefi | uefi-pxe */
+        enum firmware firmware;
         char *mac;                  /* NULL: derived */
         long memory;                /* MiB */
         char *disk;                 /* NULL, SIZE ("20G") or absolute path */

@@ -5,15 +5,12 @@
 #include <stdlib.h>
 
 #include "render/model.h"
+#include "basic/rules.h"
 #include "basic/util.h"
 #include "kinds/windows.h"
 
 static const char *ipstr(struct in_addr a, char buf[static INET_ADDRSTRLEN]) {
         return inet_ntop(AF_INET, &a, buf, INET_ADDRSTRLEN);
-}
-
-static struct in_addr netmask_of(unsigned prefix) {
-        return (struct in_addr) { .s_addr = htonl(prefix ? 0xffffffffu << (32 - prefix) : 0) };
 }
 
 char *model_ula_prefix(const char *lab) {
@@ -123,7 +120,7 @@ static json_t *hosts_json(const struct profile *p, json_t **ret_with_boot) {
 
 int model_build(const struct profile *p, const char *run_dir, const char *state_dir, json_t **ret) {
         char a[INET_ADDRSTRLEN], b[INET_ADDRSTRLEN];
-        struct in_addr mask = netmask_of(p->bridge.prefix);
+        struct in_addr mask = { .s_addr = htonl(rule_netmask(p->bridge.prefix)) };
         struct in_addr net = { .s_addr = p->bridge.addr.s_addr & mask.s_addr };
         _cleanup_free_ char *base = xasprintf("http://%s", ipstr(p->bridge.addr, a));
         _cleanup_free_ char *ula = model_ula_prefix(p->lab);

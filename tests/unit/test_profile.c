@@ -159,7 +159,7 @@ static void test_defaults(void **state) {
         assert_string_equal(p->boots[0].title, "first");
         assert_int_equal(p->boots[1].kind, BOOT_SHELL);
         assert_int_equal(p->n_vms, 1);
-        assert_string_equal(p->vms[0].firmware, "bios");
+        assert_int_equal(p->vms[0].firmware, FIRMWARE_BIOS);
         assert_int_equal(p->vms[0].memory, 512);
         assert_null(p->vms[0].mac);
         assert_null(p->vms[0].disk);
@@ -202,7 +202,7 @@ static void test_everything_set_ok(void **state) {
         assert_string_equal(p->menu.default_entry, "net");
         assert_int_equal(p->menu.timeout, 0);
         assert_string_equal(p->boots[1].url, "https://boot.example/a/b.ipxe?x=1%20");
-        assert_string_equal(p->vms[0].firmware, "uefi-pxe");
+        assert_int_equal(p->vms[0].firmware, FIRMWARE_UEFI_PXE);
         assert_int_equal(p->vms[0].memory, 65536);
         assert_string_equal(p->vms[0].disk, "/l/img/v.qcow2");
         assert_true(p->vms[0].autostart);

@@ -5,6 +5,7 @@
 #include <poll.h>
 #include <sys/stat.h>
 
+#include "kinds/kind.h"
 #include "host/accel.h"
 #include "cmd/commands.h"
 #include "lab/lab.h"
@@ -37,7 +38,7 @@ static void apply_profile(json_t *st, struct vm_request *req, struct profile **r
         /* A VM started before keeps its own settings (see vm_start()). */
         if (!req->name || json_object_get(json_object_get(st, "vms"), req->name))
                 return;
-        if (!path || profile_parse(path, NULL, &errors, &p) < 0)
+        if (!path || profile_parse(path, NULL, kinds_profile(), &errors, &p) < 0)
                 return;
         for (size_t i = 0; i < p->n_vms; i++)
                 if (streq(p->vms[i].name, req->name))

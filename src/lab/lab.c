@@ -4,6 +4,7 @@
 #include <linux/capability.h>
 #include <sys/stat.h>
 
+#include "kinds/kind.h"
 #include "host/link.h"
 #include "basic/fault.h"
 #include "lab/lab.h"
@@ -156,7 +157,7 @@ static int preflight(const struct profile *p, json_t *old, char **ret_uplink) {
                         return -EADDRINUSE;
                 }
                 /* windows entries: the lab's smbd (a host Samba on all addresses blocks it) */
-                if (windows_wanted(p) && port_in_use(true, p->bridge.addr, WINDOWS_SMB_PORT) > 0) {
+                if (kinds_need(p, "smbd") && port_in_use(true, p->bridge.addr, WINDOWS_SMB_PORT) > 0) {
                         log_error("Port %d/tcp (SMB) is already in use on this host at %s or on all addresses; "
                                   "a Samba of this host must leave the lab's bridge alone (bind interfaces only)",
                                   WINDOWS_SMB_PORT, inet_ntop(AF_INET, &p->bridge.addr, a, sizeof(a)));
@@ -222,7 +223,7 @@ static size_t lab_ports(const struct profile *p, bool udp, uint16_t **ret) {
 
         for (size_t i = 0; i < n_own; i++)
                 v[n++] = own[i];
-        if (!udp && windows_wanted(p))
+        if (!udp && kinds_need(p, "smbd"))
                 v[n++] = WINDOWS_SMB_PORT;
         for (size_t i = 0; i < p->bridge.n_allow_host_ports; i++)
                 if (p->bridge.allow_host_ports[i].udp == udp)
@@ -568,7 +569,7 @@ int lab_up(sd_bus *bus, const struct profile *p, bool *ret_usage) {
                         goto out;
         }
         fault_point("state");
-        r = render_lab(p, run, statedir, &model, &ch);
+        r = render_lab(p, kinds_render(), run, statedir, &model, &ch);
         if (r < 0) {
                 /* The profile's entries or its templates are at fault. */
                 *ret_usage = r == -EINVAL;
@@ -601,7 +602,7 @@ int lab_up(sd_bus *bus, const struct profile *p, bool *ret_usage) {
                 goto fail;
         fault_point("nginx");
         /* windows entries: smbd shares their install trees; it goes with the last of them */
-        if (windows_wanted(p))
+        if (kinds_need(p, "smbd"))
                 r = start_service(bus, p, model, st, "smbd", ch.smbd);
         else
                 r = stop_service(bus, p, st, "smbd");

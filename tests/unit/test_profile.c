@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include "kinds/kind.h"
 #include "profile/profile.h"
 #include "basic/util.h"
 
@@ -35,7 +36,7 @@ static void assert_errors(const char *path, const char *buf, const char *expecte
         _cleanup_strv_free_ char **errors = NULL;
         _cleanup_free_ char *got = NULL;
         struct profile *p = NULL;
-        int r = profile_parse(path, buf, &errors, &p);
+        int r = profile_parse(path, buf, kinds_profile(), &errors, &p);
         assert_int_equal(r, -EINVAL);
         assert_null(p);
         assert_non_null(errors);
@@ -46,7 +47,7 @@ static void assert_errors(const char *path, const char *buf, const char *expecte
 static struct profile *parse_ok(const char *path, const char *buf) {
         char **errors = NULL;
         struct profile *p = NULL;
-        int r = profile_parse(path, buf, &errors, &p);
+        int r = profile_parse(path, buf, kinds_profile(), &errors, &p);
         if (r < 0) {
                 _cleanup_free_ char *got = join_lines(errors);
                 print_error("unexpected errors:\n%s", got);
@@ -157,7 +158,7 @@ static void test_defaults(void **state) {
         assert_int_equal(p->menu.timeout, 5);
         assert_int_equal(p->n_boots, 2);
         assert_string_equal(p->boots[0].title, "first");
-        assert_int_equal(p->boots[1].kind, BOOT_SHELL);
+        assert_string_equal(p->boots[1].kind->name, "shell");
         assert_int_equal(p->n_vms, 1);
         assert_int_equal(p->vms[0].firmware, FIRMWARE_BIOS);
         assert_int_equal(p->vms[0].memory, 512);
@@ -232,7 +233,7 @@ static void test_paths(void **state) {
         assert_string_equal(w->inject[1], "/srv/pxe/labs/sub/b.cmd");
         assert_string_equal(w->args, "gui pause");
         assert_string_equal(w2->wimboot, "/opt/wimboot");
-        assert_int_equal(win->kind, BOOT_WINDOWS);
+        assert_ptr_equal(win->kind, &kind_windows.profile);
         assert_string_equal(win->source, "/srv/win11");
         assert_string_equal(win->unattend, "/srv/pxe/labs/u.xml");
         assert_string_equal(win->drivers, "/srv/pxe/labs/virtio");
@@ -592,7 +593,7 @@ static void test_check_files_unreadable(void **state) {
                 int ok;
                 if (setgid(65534) < 0 || setuid(65534) < 0)
                         _exit(3);
-                if (profile_parse(conf, buf, NULL, &p) < 0)
+                if (profile_parse(conf, buf, kinds_profile(), NULL, &p) < 0)
                         _exit(4);
                 ok = profile_check_files(p, &errors) == -ENOENT && errors && errors[0] && !errors[1] &&
                      strstr(errors[0], ":3: boot.l.kernel: 'vmlinuz' is not readable");
@@ -614,7 +615,7 @@ static void test_profile_load_prints(void **state) {
         assert_true(fd >= 0 && saved >= 0);
         fflush(stderr);
         dup2(fd, STDERR_FILENO);
-        assert_int_equal(profile_load("tests/bad-profiles/27-duplicate-mac-hosts.conf", &p), -EINVAL);
+        assert_int_equal(profile_load("tests/bad-profiles/27-duplicate-mac-hosts.conf", kinds_profile(), &p), -EINVAL);
         fflush(stderr);
         dup2(saved, STDERR_FILENO);
         close(saved);
@@ -624,7 +625,7 @@ static void test_profile_load_prints(void **state) {
         unlink(path);
         assert_string_equal(got, "tests/bad-profiles/27-duplicate-mac-hosts.conf:9: host.b.mac: "
                                  "'52:54:00:00:00:01' is already used by host.a on line 6\n");
-        assert_int_equal(profile_load("profiles/minimal.conf", &p), 0);
+        assert_int_equal(profile_load("profiles/minimal.conf", kinds_profile(), &p), 0);
         assert_string_equal(p->lab, "minimal");
         profile_free(p);
 }
@@ -633,14 +634,14 @@ static void test_profile_load_prints(void **state) {
 static void test_example_profiles(void **state) {
         struct profile *p = NULL;
         char **errors = NULL;
-        assert_int_equal(profile_parse("profiles/demo.conf", NULL, &errors, &p), 0);
+        assert_int_equal(profile_parse("profiles/demo.conf", NULL, kinds_profile(), &errors, &p), 0);
         assert_string_equal(p->lab, "demo");
         assert_int_equal(p->n_boots, 4);
         assert_string_equal(p->menu.default_entry, "rescue");
         assert_int_equal(p->n_hosts, 1);
         assert_int_equal(p->n_vms, 1);
         profile_free(p);
-        assert_int_equal(profile_parse("profiles/minimal.conf", NULL, &errors, &p), 0);
+        assert_int_equal(profile_parse("profiles/minimal.conf", NULL, kinds_profile(), &errors, &p), 0);
         assert_string_equal(p->bridge.name, "pxe-minimal");
         profile_free(p);
 }
@@ -654,7 +655,7 @@ static int cmpstr(const void *a, const void *b) {
 static char *check_output(const char *path) {
         _cleanup_strv_free_ char **errors = NULL;
         struct profile *p = NULL;
-        if (profile_parse(path, NULL, &errors, &p) < 0)
+        if (profile_parse(path, NULL, kinds_profile(), &errors, &p) < 0)
                 return join_lines(errors);
         profile_check_files(p, &errors);
         profile_free(p);

@@ -9,6 +9,7 @@
 #include "basic/rules.h"
 #include "basic/util.h"
 #include "lab/vm.h"
+#include "kinds/kind.h"
 #include "profile/profile.h"
 
 static void test_mac(void **state) {
@@ -44,7 +45,7 @@ static void test_mac_profile_agrees(void **state) {
         struct profile *p = NULL;
         char mac[18];
 
-        assert_int_equal(profile_parse("t.conf", conf, &errors, &p), 0);
+        assert_int_equal(profile_parse("t.conf", conf, kinds_profile(), &errors, &p), 0);
         assert_int_equal(rule_mac_parse("52-54-00-AB-CD-EF", mac), MAC_OK);
         assert_string_equal(p->vms[0].mac, mac);
         profile_free(p);

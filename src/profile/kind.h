@@ -34,4 +34,6 @@ struct profile_kind {
         /* Resolves and checks the files E names through files.h's
          * entry_check_*() (NULL: none). */
         void (*check_files)(struct entry_checker *ec, struct boot_entry *e);
+        /* Frees what build() kept in E->kind_data (NULL: nothing). */
+        void (*done)(struct boot_entry *e);
 };

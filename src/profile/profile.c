@@ -117,6 +117,8 @@ unsigned profile_line(const struct profile *p, const char *field) {
 }
 
 static void boot_entry_done(struct boot_entry *e) {
+        if (e->kind && e->kind->done)
+                e->kind->done(e);
         free(e->name);
         free(e->title);
         free(e->kernel);

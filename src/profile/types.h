@@ -38,6 +38,9 @@ struct boot_entry {
         char *args;
         /* windows */
         char *source, *unattend, *drivers, *setup_args;
+        /* A kind may keep its values in a struct of its own instead (a new
+         * kind then touches no file but its own); its done() frees it. */
+        void *kind_data;
 };
 
 struct host {

@@ -16,6 +16,7 @@
 #include <sys/wait.h>
 
 #include "kinds/kind.h"
+#include "profile/build.h"
 #include "profile/profile.h"
 #include "basic/util.h"
 
@@ -734,6 +735,74 @@ static void test_allow_host_ports(void **state) {
                       "/l/t.conf:1: bridge.allow_host_ports: '80/tcp' is listed twice (first on line 1)\n");
 }
 
+/* The parser knows no kind: it takes any table. A kind of the test's own,
+ * keeping its values in kind_data, parses; a kind not in the table is
+ * refused naming the table's kinds; another table's keys are unknown. */
+struct iso_data {
+        char *image;
+        char *label;
+};
+
+static const struct kind_key iso_keys[] = { { "image", KIND_KEY_STR }, { "label", KIND_KEY_STR }, {} };
+
+static void iso_build(struct entry_builder *eb, struct boot_entry *e) {
+        struct iso_data *d = xcalloc(1, sizeof(*d));
+        d->image = entry_path(eb, "image", true);
+        d->label = entry_text(eb, "label", CS_TITLE);
+        e->kind_data = d;
+}
+
+static void iso_done(struct boot_entry *e) {
+        struct iso_data *d = e->kind_data;
+        free(d->image);
+        free(d->label);
+        free(d);
+}
+
+static const struct profile_kind iso_kind = { .name = "iso", .keys = iso_keys, .build = iso_build, .done = iso_done };
+static const struct profile_kind bare_kind = { .name = "bare", .keys = (const struct kind_key[]) { {} } };
+static const struct profile_kind *const test_kinds[] = { &bare_kind, &iso_kind, NULL };
+
+static void test_kinds_injected(void **state) {
+        _cleanup_strv_free_ char **errors = NULL;
+        _cleanup_free_ char *got = NULL;
+        struct profile *p = NULL;
+        struct iso_data *d;
+
+        assert_int_equal(profile_parse("/srv/t.conf", GOOD_HEAD
+                                       "boot \"i\" { kind = \"iso\" image = \"x.iso\" label = \"Live\" }\n"
+                                       "boot \"b\" { kind = \"bare\" }\n", test_kinds, &errors, &p), 0);
+        assert_ptr_equal(p->boots[0].kind, &iso_kind);
+        d = p->boots[0].kind_data;
+        assert_string_equal(d->image, "/srv/x.iso");
+        assert_string_equal(d->label, "Live");
+        assert_ptr_equal(p->boots[1].kind, &bare_kind);
+        assert_null(p->boots[1].kind_data);
+        profile_free(p);
+        p = NULL;
+
+        assert_int_equal(profile_parse("t.conf", GOOD_HEAD
+                                       "boot \"l\" { kind = \"linux\" }\n"
+                                       "boot \"b\" {\n kind = \"bare\"\n image = \"x.iso\"\n}\n"
+                                       "boot \"i\" { kind = \"iso\" }\n"
+                                       "boot \"n\" { }\n", test_kinds, &errors, &p), -EINVAL);
+        got = join_lines(errors);
+        assert_string_equal(got,
+                "t.conf:3: boot.l.kind: 'linux' is not one of: bare, iso\n"
+                "t.conf:6: boot.b.image: not valid for kind 'bare'\n"
+                "t.conf:8: boot.i.image: not set (required for kind 'iso')\n"
+                "t.conf:9: boot.n.kind: not set (one of: bare, iso)\n");
+        strv_free(errors);
+        errors = NULL;
+        free(TAKE_PTR(got));
+
+        /* linux's keys are no option at all without the linux kind */
+        assert_int_equal(profile_parse("t.conf", GOOD_HEAD "boot \"i\" { kind = \"iso\" kernel = \"k\" }\n",
+                                       test_kinds, &errors, &p), -EINVAL);
+        assert_non_null(errors);
+        assert_non_null(strstr(errors[0], "kernel"));
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_exact_messages),
@@ -757,6 +826,7 @@ int main(void) {
                 cmocka_unit_test(test_example_profiles),
                 cmocka_unit_test(test_bad_profile_corpus),
                 cmocka_unit_test(test_allow_host_ports),
+                cmocka_unit_test(test_kinds_injected),
         };
         unsetenv("PXELAB_WIMBOOT");
         return cmocka_run_group_tests(tests, NULL, NULL);

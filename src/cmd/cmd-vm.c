@@ -117,7 +117,7 @@ static int vm_start_cmd(int argc, char *argv[]) {
         if (accel_from_env(NULL) < 0)
                 return EXIT_USAGE;
 
-        lock = state_lock(STATE_LOCK_WAIT_MS);
+        lock = state_lock();
         if (lock < 0)
                 return EXIT_RUNTIME;
         r = load_lab(lab, &st);
@@ -166,7 +166,7 @@ static int vm_stop_cmd(int argc, char *argv[]) {
         if (argc - optind == 2)
                 name = argv[optind + 1];
 
-        lock = state_lock(STATE_LOCK_WAIT_MS);
+        lock = state_lock();
         if (lock < 0)
                 return EXIT_RUNTIME;
         r = load_lab(lab, &st);

@@ -544,7 +544,7 @@ int lab_up(sd_bus *bus, const struct profile *p, bool *ret_usage) {
 
         t0 = now_usec();
         *ret_usage = false;
-        lock = state_lock(STATE_LOCK_WAIT_MS);
+        lock = state_lock();
         if (lock < 0)
                 return lock;
         r = state_load(p->lab, &st);
@@ -771,7 +771,7 @@ static int down_locked(const char *lab) {
 int lab_down(const char *lab) {
         int lock, r;
 
-        lock = state_lock(STATE_LOCK_WAIT_MS);
+        lock = state_lock();
         if (lock < 0)
                 return lock;
         r = down_locked(lab);

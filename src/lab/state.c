@@ -136,8 +136,10 @@ static long lock_holder(int fd) {
         return strtol(buf, NULL, 10);
 }
 
-/* $PXELAB_LOCK_TIMEOUT (seconds) when set, else DEFAULT_MS. */
-static unsigned long long lock_wait_usec(unsigned default_ms) {
+/* $PXELAB_LOCK_TIMEOUT (seconds) when set, else STATE_LOCK_WAIT_MS: the
+ * one place the lock's timeout is decided. */
+static unsigned long long lock_wait_usec(void) {
+        const unsigned default_ms = STATE_LOCK_WAIT_MS;
         const char *e = getenv("PXELAB_LOCK_TIMEOUT");
         char *end;
         unsigned long s;
@@ -153,9 +155,9 @@ static unsigned long long lock_wait_usec(unsigned default_ms) {
         return s * 1000000ULL;
 }
 
-int state_lock(unsigned timeout_ms) {
+int state_lock(void) {
         _cleanup_free_ char *p = path_join(PXELAB_RUN_ROOT, ".lock");
-        unsigned long long start = now_usec(), wait = lock_wait_usec(timeout_ms);
+        unsigned long long start = now_usec(), wait = lock_wait_usec();
         bool told = false;
         int fd, r;
 

@@ -10,6 +10,10 @@
  * them down (profile_parse(..., kinds_profile(), ...), render_lab(p,
  * kinds_render(), ...)).
  *
+ * Each kind keeps an entry's values in a struct of its own (the entry's
+ * kind_data: build() makes it, done() frees it), so its keys are known in
+ * its file only.
+ *
  * Adding a kind: write src/kinds/KIND.c defining `const struct kind
  * kind_KIND`, its template, and add KIND to KIND_LIST below. */
 #pragma once

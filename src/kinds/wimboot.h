@@ -9,6 +9,19 @@
 #include "profile/profile.h"
 #include "render/model.h"
 
+/* An entry's values (its kind_data). */
+struct wimboot_entry {
+        char *wimboot;          /* entry > global > $PXELAB_WIMBOOT */
+        char *bcd, *boot_sdi, *wim, *bootmgr;
+        char **inject;          /* n_inject of them, each lands in System32 as inject_name[i] */
+        char **inject_name;
+        size_t n_inject;
+        char *args;
+};
+
+/* B's values; NULL when B is not a wimboot entry. */
+const struct wimboot_entry *wimboot_of(const struct boot_entry *b);
+
 /* The files an entry's wimboot loads, in load order, each named as wimboot
  * wants it. */
 struct wimboot_loads {
@@ -17,9 +30,10 @@ struct wimboot_loads {
         int error;              /* -EINVAL once a clash was logged */
 };
 
-/* Serves the entry's wimboot loader and sets "wimboot", "has_args" and
- * "args" on its model object O. */
-void wimboot_loads_start(struct wimboot_loads *l, const struct model_entry *m, json_t *o);
+/* Serves the entry's loader WIMBOOT and sets "wimboot", "has_args" and
+ * "args" (ARGS, may be NULL) on its model object O. */
+void wimboot_loads_start(struct wimboot_loads *l, const struct model_entry *m, json_t *o, const char *wimboot,
+                         const char *args);
 /* Serves PATH as NAME and loads it. A file of the same name (any case)
  * loaded already is logged as "FILE:LINE: FIELD: ..." and kept in l->error. */
 void wimboot_load(struct wimboot_loads *l, const char *path, const char *name, const char *field, unsigned line);

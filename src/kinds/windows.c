@@ -117,24 +117,43 @@ static const struct kind_key windows_keys[] = {
         { "setup_args", KIND_KEY_STR }, { "wimboot", KIND_KEY_STR }, {},
 };
 
+const struct windows_entry *windows_of(const struct boot_entry *b) {
+        return b->kind == &kind_windows.profile ? b->kind_data : NULL;
+}
+
 static void windows_build(struct entry_builder *eb, struct boot_entry *e) {
-        e->source = entry_path(eb, "source", true);
-        e->unattend = entry_path(eb, "unattend", false);
-        e->drivers = entry_path(eb, "drivers", false);
-        e->setup_args = entry_text(eb, "setup_args", CS_CMDLINE);
-        e->wimboot = entry_wimboot(eb);
+        struct windows_entry *d = e->kind_data = xcalloc(1, sizeof(*d));
+
+        d->source = entry_path(eb, "source", true);
+        d->unattend = entry_path(eb, "unattend", false);
+        d->drivers = entry_path(eb, "drivers", false);
+        d->setup_args = entry_text(eb, "setup_args", CS_CMDLINE);
+        d->wimboot = entry_wimboot(eb);
+}
+
+static void windows_done(struct boot_entry *e) {
+        struct windows_entry *d = e->kind_data;
+        if (!d)
+                return;
+        free(d->wimboot);
+        free(d->source);
+        free(d->unattend);
+        free(d->drivers);
+        free(d->setup_args);
+        free(d);
 }
 
 /* Windows install media: what wimboot needs, found case-insensitively. */
 static void check_source(struct entry_checker *ec, const struct boot_entry *e) {
         static const char *const needed[] = { "bootmgr", "boot/bcd", "boot/boot.sdi", "sources/boot.wim" };
+        const struct windows_entry *d = e->kind_data;
         struct stat st;
 
-        if (!e->source || stat(e->source, &st) < 0 || !S_ISDIR(st.st_mode))
+        if (!d->source || stat(d->source, &st) < 0 || !S_ISDIR(st.st_mode))
                 return;         /* entry_check_dir() said so */
         for (size_t i = 0; i < ELEMENTSOF(needed); i++) {
                 _cleanup_free_ char *found = NULL;
-                if (path_lookup_ci(e->source, needed[i], &found) < 0)
+                if (path_lookup_ci(d->source, needed[i], &found) < 0)
                         entry_check_problem(ec, e, "source", "has no %s (looked up case-insensitively)", needed[i]);
                 else if (stat(found, &st) < 0 || !S_ISREG(st.st_mode))
                         entry_check_problem(ec, e, "source", "has %s, but it is not a regular file", needed[i]);
@@ -142,12 +161,14 @@ static void check_source(struct entry_checker *ec, const struct boot_entry *e) {
 }
 
 static void windows_check_files(struct entry_checker *ec, struct boot_entry *e) {
-        entry_check_wimboot(ec, e);
-        entry_check_dir(ec, e, "source", &e->source);
+        struct windows_entry *d = e->kind_data;
+
+        entry_check_wimboot(ec, e, &d->wimboot);
+        entry_check_dir(ec, e, "source", &d->source);
         if (!entry_check_missing_ok(ec))
                 check_source(ec, e);
-        entry_check_file(ec, e, "unattend", &e->unattend);
-        entry_check_dir(ec, e, "drivers", &e->drivers);
+        entry_check_file(ec, e, "unattend", &d->unattend);
+        entry_check_dir(ec, e, "drivers", &d->drivers);
 }
 
 /* ---- the model ---------------------------------------------------------- */
@@ -241,6 +262,7 @@ static bool reserved_share(const char *name) {
 }
 
 static json_t *windows_object(const struct boot_entry *b, const char *address, json_t *infs) {
+        const struct windows_entry *d = b->kind_data;
         json_t *w = json_object();
         _cleanup_free_ char *unc = xasprintf("\\\\%s\\%s", address, b->name);
 
@@ -249,12 +271,12 @@ static json_t *windows_object(const struct boot_entry *b, const char *address, j
         json_object_set_new(w, "unc", json_string(unc));
         json_object_set_new(w, "drive", json_string(WINDOWS_DRIVE));
         json_object_set_new(w, "setup", json_string(WINDOWS_DRIVE "\\setup.exe"));
-        json_object_set_new(w, "source", json_string(b->source));
-        json_object_set_new(w, "has_unattend", json_boolean(b->unattend != NULL));
-        if (b->unattend)
+        json_object_set_new(w, "source", json_string(d->source));
+        json_object_set_new(w, "has_unattend", json_boolean(d->unattend != NULL));
+        if (d->unattend)
                 json_object_set_new(w, "unattend", json_string("autounattend.xml"));
-        json_object_set_new(w, "has_setup_args", json_boolean(!strempty(b->setup_args)));
-        json_object_set_new(w, "setup_args", json_string(b->setup_args ? b->setup_args : ""));
+        json_object_set_new(w, "has_setup_args", json_boolean(!strempty(d->setup_args)));
+        json_object_set_new(w, "setup_args", json_string(d->setup_args ? d->setup_args : ""));
         json_object_set_new(w, "has_drivers", json_boolean(json_array_size(infs) > 0));
         json_object_set_new(w, "drivers", json_incref(infs));
         json_object_set_new(w, "tries", json_integer(WINDOWS_MAP_TRIES));
@@ -267,19 +289,20 @@ static json_t *windows_object(const struct boot_entry *b, const char *address, j
 static int windows_model(const struct model_entry *m, json_t *o) {
         const struct profile *p = m->p;
         const struct boot_entry *b = m->b;
+        const struct windows_entry *d = b->kind_data;
         struct wimboot_loads l;
         char addr[INET_ADDRSTRLEN];
-        _cleanup_free_ char *bootmgr = source_file(b->source, "bootmgr"),
-                            *bcd = source_file(b->source, "boot/bcd"),
-                            *sdi = source_file(b->source, "boot/boot.sdi"),
-                            *wim = source_file(b->source, "sources/boot.wim"),
+        _cleanup_free_ char *bootmgr = source_file(d->source, "bootmgr"),
+                            *bcd = source_file(d->source, "boot/bcd"),
+                            *sdi = source_file(d->source, "boot/boot.sdi"),
+                            *wim = source_file(d->source, "sources/boot.wim"),
                             *dir = xasprintf("%s/" WINDOWS_SUBDIR "/%s", m->run_dir, b->name),
                             *ini = path_join(dir, "winpeshl.ini"), *cmd = path_join(dir, "install.cmd"),
                             *field = xasprintf("boot.%s", b->name);
         json_t *infs = json_array();
 
         inet_ntop(AF_INET, &p->bridge.addr, addr, sizeof(addr));
-        wimboot_loads_start(&l, m, o);
+        wimboot_loads_start(&l, m, o, d->wimboot, NULL);
         if (reserved_share(b->name)) {
                 log_error("%s:%u: %s: '%s' names a special section of smb.conf; give this windows entry another name",
                           p->path, b->line, field, b->name);
@@ -291,10 +314,10 @@ static int windows_model(const struct model_entry *m, json_t *o) {
         wimboot_load_opt(&l, wim, "boot.wim", "source");
         wimboot_load(&l, ini, "winpeshl.ini", field, b->line);
         wimboot_load(&l, cmd, "install.cmd", field, b->line);
-        if (b->unattend)
-                wimboot_load_opt(&l, b->unattend, "autounattend.xml", "unattend");
-        if (b->drivers)
-                driver_files(&l, b->drivers, infs);
+        if (d->unattend)
+                wimboot_load_opt(&l, d->unattend, "autounattend.xml", "unattend");
+        if (d->drivers)
+                driver_files(&l, d->drivers, infs);
         json_object_set_new(o, "windows", windows_object(b, addr, infs));
         json_decref(infs);
         return wimboot_loads_finish(&l, o);
@@ -310,9 +333,10 @@ static json_t *windows_smb_json(const struct profile *p, const char *run_dir, co
                 *c = toupper((unsigned char) *c);
         for (size_t i = 0; i < p->n_boots; i++) {
                 const struct boot_entry *b = &p->boots[i];
-                if (is_windows(b))
+                const struct windows_entry *d = windows_of(b);
+                if (d)
                         json_array_append_new(shares, json_pack("{s:s, s:s}", "name", b->name, "path",
-                                                                b->source ? b->source : ""));
+                                                                d->source ? d->source : ""));
         }
         smb = json_pack("{s:b, s:s, s:s, s:s, s:i, s:s, s:s, s:o}", "enabled", kinds_need(p, "smbd"), "user",
                         WINDOWS_SMB_USER, "unix_user", WINDOWS_SMB_UNIX_USER, "address", addr, "port",
@@ -458,13 +482,14 @@ static bool others_can_read(const char *path) {
 }
 
 static void warn_unreadable(const struct boot_entry *b) {
+        const struct windows_entry *d = b->kind_data;
         _cleanup_free_ char *setup = NULL;
-        if (!b->source || path_lookup_ci(b->source, "setup.exe", &setup) < 0)
+        if (!d->source || path_lookup_ci(d->source, "setup.exe", &setup) < 0)
                 return;
-        if (!others_can_read(b->source) || !others_can_read(setup))
+        if (!others_can_read(d->source) || !others_can_read(setup))
                 log_warn("The install tree '%s' of boot entry '%s' is not readable by '%s', the account its SMB share "
                          "is read with; make it world-readable (chmod -R o+rX) or use a mounted ISO",
-                         b->source, b->name, WINDOWS_SMB_UNIX_USER);
+                         d->source, b->name, WINDOWS_SMB_UNIX_USER);
 }
 
 /* install.cmd carries the share's password, and nginx's workers (nobody,
@@ -618,7 +643,7 @@ int windows_smbd_spec(json_t *model, struct unit_spec *s, char ***argv, char ***
 
 const struct kind kind_windows = {
         .profile = { .name = "windows", .keys = windows_keys, .build = windows_build,
-                     .check_files = windows_check_files },
+                     .check_files = windows_check_files, .done = windows_done },
         .render = { .name = "windows", .entry_model = windows_model, .lab_key = "smb", .lab_model = windows_smb_json,
                     .render = windows_render },
         .services = windows_services,

@@ -36,6 +36,18 @@
 #include "profile/profile.h"
 #include "host/units.h"
 
+/* An entry's values (its kind_data). */
+struct windows_entry {
+        char *wimboot;          /* entry > global > $PXELAB_WIMBOOT */
+        char *source;           /* the install tree (a directory) */
+        char *unattend;         /* NULL: none */
+        char *drivers;          /* a directory, NULL: none */
+        char *setup_args;
+};
+
+/* B's values; NULL when B is not a windows entry. */
+const struct windows_entry *windows_of(const struct boot_entry *b);
+
 #define WINDOWS_SMB_USER "pxelab"
 #define WINDOWS_SMB_UNIX_USER "nobody"
 #define WINDOWS_SMB_PORT 445

@@ -146,15 +146,15 @@ void entry_check_list(struct entry_checker *c, const struct boot_entry *e, const
 
 /* The entry's own wimboot, else the global one, else the environment's:
  * each entry's copy is resolved, a shared one reported once. */
-void entry_check_wimboot(struct entry_checker *c, struct boot_entry *e) {
+void entry_check_wimboot(struct entry_checker *c, const struct boot_entry *e, char **slot) {
         _cleanup_free_ char *key = xasprintf("boot.%s.wimboot", e->name);
         if (fieldmap_find(profile_fields(c->p), key))
-                check_one(c, key, key, e->line, &e->wimboot, WANT_FILE, true);
+                check_one(c, key, key, e->line, slot, WANT_FILE, true);
         else if (fieldmap_find(profile_fields(c->p), "wimboot")) {
-                check_one(c, "wimboot", "wimboot", 1, &e->wimboot, WANT_FILE, !c->global_wimboot_done);
+                check_one(c, "wimboot", "wimboot", 1, slot, WANT_FILE, !c->global_wimboot_done);
                 c->global_wimboot_done = true;
         } else {
-                check_one(c, "PXELAB_WIMBOOT", "PXELAB_WIMBOOT", e->line, &e->wimboot, WANT_FILE,
+                check_one(c, "PXELAB_WIMBOOT", "PXELAB_WIMBOOT", e->line, slot, WANT_FILE,
                           !c->env_wimboot_done);
                 c->env_wimboot_done = true;
         }

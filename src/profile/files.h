@@ -34,9 +34,9 @@ int profile_resolve_paths(struct profile *p, char ***errors);
 void entry_check_file(struct entry_checker *c, const struct boot_entry *e, const char *key, char **slot);
 void entry_check_dir(struct entry_checker *c, const struct boot_entry *e, const char *key, char **slot);
 void entry_check_list(struct entry_checker *c, const struct boot_entry *e, const char *key, char **v, size_t n);
-/* The entry's wimboot: its own, the global one or $PXELAB_WIMBOOT's (a
- * shared one reported once). */
-void entry_check_wimboot(struct entry_checker *c, struct boot_entry *e);
+/* The entry's wimboot in *SLOT: its own, the global one or $PXELAB_WIMBOOT's
+ * (a shared one reported once). */
+void entry_check_wimboot(struct entry_checker *c, const struct boot_entry *e, char **slot);
 /* True for `render`: what does not exist stays as parsed, unchecked. */
 bool entry_check_missing_ok(const struct entry_checker *c);
 /* "boot.NAME.KEY: 'VALUE' message", VALUE as written. */

@@ -28,12 +28,14 @@ struct profile_kind {
          * ("not valid for kind 'NAME'"). A key several kinds take is the
          * same key (the same type) for all of them. */
         const struct kind_key *keys;
-        /* Checks the entry's values and fills E from them, reporting each
-         * problem through build.h's entry_*() (NULL: nothing to check). */
+        /* Checks the entry's values and keeps them in E->kind_data (a
+         * struct of the kind's own), reporting each problem through
+         * build.h's entry_*() (NULL: the kind has no values). */
         void (*build)(struct entry_builder *eb, struct boot_entry *e);
         /* Resolves and checks the files E names through files.h's
          * entry_check_*() (NULL: none). */
         void (*check_files)(struct entry_checker *ec, struct boot_entry *e);
-        /* Frees what build() kept in E->kind_data (NULL: nothing). */
+        /* Frees E->kind_data, also when build() stopped half-way (NULL:
+         * build() keeps nothing). */
         void (*done)(struct boot_entry *e);
 };

@@ -121,24 +121,6 @@ static void boot_entry_done(struct boot_entry *e) {
                 e->kind->done(e);
         free(e->name);
         free(e->title);
-        free(e->kernel);
-        free(e->kernel_name);
-        strv_free(e->initrd);
-        strv_free(e->initrd_name);
-        free(e->cmdline);
-        free(e->url);
-        free(e->wimboot);
-        free(e->bcd);
-        free(e->boot_sdi);
-        free(e->wim);
-        free(e->bootmgr);
-        strv_free(e->inject);
-        strv_free(e->inject_name);
-        free(e->args);
-        free(e->source);
-        free(e->unattend);
-        free(e->drivers);
-        free(e->setup_args);
 }
 
 void profile_free(struct profile *p) {

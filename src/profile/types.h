@@ -15,31 +15,9 @@ struct boot_entry {
         char *title;                /* defaults to name */
         const struct profile_kind *kind;   /* one of the table given to profile_parse() */
         unsigned line;              /* line of `boot "NAME" {` */
-        /* Paths are absolute; profile_check_files() makes them canonical
-         * (symlinks and ".." resolved: what nginx serves and the units'
-         * sandbox must show). Files are served under their base name as
-         * written (*_name), whatever a symlink points to. */
-        /* The options of every kind (kinds/KIND.c fills its own). */
-        /* linux */
-        char *kernel;
-        char *kernel_name;
-        char **initrd;              /* n_initrd of them */
-        char **initrd_name;
-        size_t n_initrd;
-        char *cmdline;
-        /* chain */
-        char *url;
-        /* wimboot (also used by windows for the loader) */
-        char *wimboot;              /* absolute path; entry > global > $PXELAB_WIMBOOT */
-        char *bcd, *boot_sdi, *wim, *bootmgr;
-        char **inject;              /* n_inject of them, each lands in System32 as inject_name[i] */
-        char **inject_name;
-        size_t n_inject;
-        char *args;
-        /* windows */
-        char *source, *unattend, *drivers, *setup_args;
-        /* A kind may keep its values in a struct of its own instead (a new
-         * kind then touches no file but its own); its done() frees it. */
+        /* The kind's own values (src/kinds/KIND.c: paths absolute, made
+         * canonical by profile_check_files(), files served under their base
+         * name as written), freed by the kind's done(). */
         void *kind_data;
 };
 

@@ -15,7 +15,11 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include "kinds/chain.h"
 #include "kinds/kind.h"
+#include "kinds/linux.h"
+#include "kinds/wimboot.h"
+#include "kinds/windows.h"
 #include "profile/build.h"
 #include "profile/profile.h"
 #include "basic/util.h"
@@ -203,7 +207,7 @@ static void test_everything_set_ok(void **state) {
         assert_string_equal(p->menu.title, "Lab (A) [1]: go!");
         assert_string_equal(p->menu.default_entry, "net");
         assert_int_equal(p->menu.timeout, 0);
-        assert_string_equal(p->boots[1].url, "https://boot.example/a/b.ipxe?x=1%20");
+        assert_string_equal(chain_of(&p->boots[1])->url, "https://boot.example/a/b.ipxe?x=1%20");
         assert_int_equal(p->vms[0].firmware, FIRMWARE_UEFI_PXE);
         assert_int_equal(p->vms[0].memory, 65536);
         assert_string_equal(p->vms[0].disk, "/l/img/v.qcow2");
@@ -219,7 +223,13 @@ static void test_paths(void **state) {
                 "boot \"w2\" { kind = \"wimboot\" wimboot = \"/opt/wimboot\" bcd = \"b\" boot_sdi = \"s\" wim = \"w\" }\n"
                 "boot \"win\" { kind = \"windows\" source = \"/srv/win11/\" unattend = \"u.xml\" drivers = \"virtio\"\n"
                 "              setup_args = \"/noreboot\" }\n");
-        const struct boot_entry *l = &p->boots[0], *w = &p->boots[1], *w2 = &p->boots[2], *win = &p->boots[3];
+        const struct linux_entry *l = linux_of(&p->boots[0]);
+        const struct wimboot_entry *w = wimboot_of(&p->boots[1]), *w2 = wimboot_of(&p->boots[2]);
+        const struct windows_entry *win = windows_of(&p->boots[3]);
+        assert_non_null(l);
+        assert_non_null(w);
+        assert_non_null(w2);
+        assert_non_null(win);
         assert_string_equal(l->kernel, "/srv/pxe/labs/k/vmlinuz");
         assert_int_equal(l->n_initrd, 2);
         assert_string_equal(l->initrd[0], "/abs/i.img");
@@ -234,7 +244,7 @@ static void test_paths(void **state) {
         assert_string_equal(w->inject[1], "/srv/pxe/labs/sub/b.cmd");
         assert_string_equal(w->args, "gui pause");
         assert_string_equal(w2->wimboot, "/opt/wimboot");
-        assert_ptr_equal(win->kind, &kind_windows.profile);
+        assert_ptr_equal(p->boots[3].kind, &kind_windows.profile);
         assert_string_equal(win->source, "/srv/win11");
         assert_string_equal(win->unattend, "/srv/pxe/labs/u.xml");
         assert_string_equal(win->drivers, "/srv/pxe/labs/virtio");
@@ -249,7 +259,7 @@ static void test_relative_profile_path(void **state) {
         want_dir = xasprintf("%s/tests", cwd);
         want_kernel = xasprintf("%s/tests/fixtures/vmlinuz", cwd);
         assert_string_equal(p->dir, want_dir);
-        assert_string_equal(p->boots[0].kernel, want_kernel);
+        assert_string_equal(linux_of(&p->boots[0])->kernel, want_kernel);
 }
 
 /* ".." is fine in a path; parsing keeps it (the filesystem resolves it in
@@ -259,14 +269,14 @@ static void test_dotdot_parses(void **state) {
                 "boot \"l\" { kind = \"linux\" kernel = \"../images/vmlinuz\" initrd = {\"../images/./initrd.img\"} }\n"
                 "boot \"w\" { kind = \"wimboot\" wimboot = \"/opt/x/../wimboot\" bcd = \"../pe/BCD\" boot_sdi = \"s\"\n"
                 "            wim = \"w\" inject = {\"../../tools/startnet.cmd\"} }\n");
-        assert_string_equal(p->boots[0].kernel, "/srv/labs/profiles/../images/vmlinuz");
-        assert_string_equal(p->boots[0].kernel_name, "vmlinuz");
-        assert_string_equal(p->boots[0].initrd[0], "/srv/labs/profiles/../images/initrd.img");
-        assert_string_equal(p->boots[0].initrd_name[0], "initrd.img");
-        assert_string_equal(p->boots[1].wimboot, "/opt/x/../wimboot");
-        assert_string_equal(p->boots[1].bcd, "/srv/labs/profiles/../pe/BCD");
-        assert_string_equal(p->boots[1].inject[0], "/srv/labs/profiles/../../tools/startnet.cmd");
-        assert_string_equal(p->boots[1].inject_name[0], "startnet.cmd");
+        assert_string_equal(linux_of(&p->boots[0])->kernel, "/srv/labs/profiles/../images/vmlinuz");
+        assert_string_equal(linux_of(&p->boots[0])->kernel_name, "vmlinuz");
+        assert_string_equal(linux_of(&p->boots[0])->initrd[0], "/srv/labs/profiles/../images/initrd.img");
+        assert_string_equal(linux_of(&p->boots[0])->initrd_name[0], "initrd.img");
+        assert_string_equal(wimboot_of(&p->boots[1])->wimboot, "/opt/x/../wimboot");
+        assert_string_equal(wimboot_of(&p->boots[1])->bcd, "/srv/labs/profiles/../pe/BCD");
+        assert_string_equal(wimboot_of(&p->boots[1])->inject[0], "/srv/labs/profiles/../../tools/startnet.cmd");
+        assert_string_equal(wimboot_of(&p->boots[1])->inject_name[0], "startnet.cmd");
         /* a file path must not end in "..": that is a directory */
         assert_errors("/srv/labs/profiles/lab.conf", GOOD_HEAD
                       "boot \"l\" { kind = \"linux\" kernel = \"../images/..\" initrd = {\"a/..\"} }\n",
@@ -321,12 +331,12 @@ static void test_wimboot_from_env(void **state) {
         struct profile *p;
         setenv("PXELAB_WIMBOOT", "/opt/ipxe/wimboot", 1);
         p = parse_ok("e.conf", GOOD_HEAD "boot \"w\" { kind = \"wimboot\" bcd = \"b\" boot_sdi = \"s\" wim = \"w\" }\n");
-        assert_string_equal(p->boots[0].wimboot, "/opt/ipxe/wimboot");
+        assert_string_equal(wimboot_of(&p->boots[0])->wimboot, "/opt/ipxe/wimboot");
         profile_free(p);
         /* the profile's own setting wins */
         p = parse_ok("e.conf", GOOD_HEAD "wimboot = \"/x/wimboot\"\n"
                      "boot \"w\" { kind = \"windows\" source = \"/s\" }\n");
-        assert_string_equal(p->boots[0].wimboot, "/x/wimboot");
+        assert_string_equal(windows_of(&p->boots[0])->wimboot, "/x/wimboot");
         profile_free(p);
         setenv("PXELAB_WIMBOOT", "/opt/ipxe/wim boot", 1);
         assert_errors("e.conf", GOOD_HEAD "boot \"w\" { kind = \"windows\" source = \"/s\" }\n",
@@ -420,7 +430,7 @@ static void test_lines(void **state) {
         assert_int_equal(profile_line(p, "boot.rescue.kernel"), 12);
         assert_int_equal(profile_line(p, "boot.rescue.initrd"), 14);
         assert_int_equal(profile_line(p, "boot.rescue.initrd[1]"), 15);
-        assert_int_equal(p->boots[0].n_initrd, 2);
+        assert_int_equal(linux_of(&p->boots[0])->n_initrd, 2);
         assert_int_equal(p->hosts[0].line, 18);
         assert_int_equal(profile_line(p, "host.h.mac"), 18);
         assert_int_equal(p->vms[0].line, 20);
@@ -517,14 +527,14 @@ static void test_check_files_resolves(void **state) {
         assert_int_equal(profile_check_files(p, &errors), 0);
         assert_null(errors);
         want = xasprintf("%s/images/vmlinuz", dir);
-        assert_string_equal(p->boots[0].kernel, want);
+        assert_string_equal(linux_of(&p->boots[0])->kernel, want);
         free(want);
         want = xasprintf("%s/images/initrd-6.1.img", dir);
-        assert_string_equal(p->boots[0].initrd[0], want);
-        assert_string_equal(p->boots[0].initrd_name[0], "initrd.img");
+        assert_string_equal(linux_of(&p->boots[0])->initrd[0], want);
+        assert_string_equal(linux_of(&p->boots[0])->initrd_name[0], "initrd.img");
         free(want);
         want = xasprintf("%s/images/vmlinuz", dir);
-        assert_string_equal(p->boots[1].kernel, want);
+        assert_string_equal(linux_of(&p->boots[1])->kernel, want);
         assert_string_equal(p->templates, dir);
         profile_free(p);
 
@@ -560,10 +570,10 @@ static void test_check_files_resolves(void **state) {
         assert_int_equal(profile_resolve_paths(p, &errors), 0);
         free(want);
         want = xasprintf("%s/images/vmlinuz", dir);
-        assert_string_equal(p->boots[0].kernel, want);
+        assert_string_equal(linux_of(&p->boots[0])->kernel, want);
         free(want);
         want = xasprintf("%s/profiles/../images/none.img", dir);
-        assert_string_equal(p->boots[0].initrd[0], want);
+        assert_string_equal(linux_of(&p->boots[0])->initrd[0], want);
         profile_free(p);
         p = parse_ok(conf, GOOD_HEAD "boot \"l\" { kind = \"linux\" kernel = \"spaced/vmlinuz\" }\n");
         assert_int_equal(profile_resolve_paths(p, &errors), -EINVAL);

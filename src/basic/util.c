@@ -433,3 +433,7 @@ unsigned long long now_usec(void) {
         clock_gettime(CLOCK_MONOTONIC, &ts);
         return (unsigned long long) ts.tv_sec * 1000000ULL + ts.tv_nsec / 1000;
 }
+
+int strcmp_ptr(const void *a, const void *b) {
+        return strcmp(*(const char *const *) a, *(const char *const *) b);
+}

@@ -36,6 +36,9 @@ char *xstrdup(const char *s);        /* NULL in, NULL out */
 void *xcalloc(size_t n, size_t size);
 void *xrealloc(void *p, size_t size);
 
+/* qsort()/bsearch() comparison of two elements that are char *. */
+int strcmp_ptr(const void *a, const void *b);
+
 char *path_join(const char *a, const char *b);   /* "a/b", tolerant of slashes */
 
 /* Creates DIR and its parents with MODE; existing directories are fine. */

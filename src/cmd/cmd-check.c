@@ -2,6 +2,7 @@
 #include <stdint.h>
 #include <sys/stat.h>
 
+#include "kinds/kind.h"
 #include "cmd/commands.h"
 #include "basic/log.h"
 #include "render/model.h"
@@ -59,7 +60,7 @@ int cmd_check(int argc, char *argv[]) {
         /* No options: "-x" is a mistyped option, not a profile named "-x". */
         if (argc != 2 || argv[1][0] == '-')
                 return command_usage("check");
-        r = profile_parse(argv[1], NULL, &errors, &p);
+        r = profile_parse(argv[1], NULL, kinds_profile(), &errors, &p);
         if (r < 0) {
                 print_errors(errors);
                 return EXIT_USAGE;
@@ -70,7 +71,7 @@ int cmd_check(int argc, char *argv[]) {
                 return EXIT_USAGE;
         }
         /* What model_build() refuses is the profile's doing (it logged why). */
-        r = model_build(p, "/run/pxelab/check", "/var/lib/pxelab/check", &model);
+        r = model_build(p, kinds_render(), "/run/pxelab/check", "/var/lib/pxelab/check", &model);
         if (r < 0)
                 return r == -EINVAL ? EXIT_USAGE : EXIT_RUNTIME;
         printf("Profile %s: lab '%s', bridge %s %s, %zu boot entries, %zu hosts\n", argv[1], p->lab,

@@ -1,6 +1,7 @@
 /* pxelab down [LAB|PROFILE] [--all]: take labs down from their records. */
 #include <getopt.h>
 
+#include "kinds/kind.h"
 #include "cmd/commands.h"
 #include "lab/defaultlab.h"
 #include "lab/lab.h"
@@ -23,7 +24,7 @@ static int lab_name_of(const char *arg, char **ret) {
                 *ret = xstrdup(arg);
                 return 0;
         }
-        if (profile_parse(arg, NULL, &errors, &p) < 0) {
+        if (profile_parse(arg, NULL, kinds_profile(), &errors, &p) < 0) {
                 for (char **e = errors; e && *e; e++)
                         fprintf(stderr, "%s\n", *e);
                 return -EINVAL;

@@ -4,6 +4,7 @@
 
 #include <sys/stat.h>
 
+#include "kinds/kind.h"
 #include "cmd/commands.h"
 #include "basic/log.h"
 #include "profile/profile.h"
@@ -54,7 +55,7 @@ int cmd_render(int argc, char *argv[]) {
         if (argc - optind != 1 || !out)
                 return command_usage("render");
 
-        r = profile_load(argv[optind], &p);
+        r = profile_load(argv[optind], kinds_profile(), &p);
         if (r < 0)
                 return EXIT_USAGE;
         /* The files need not exist here; those that do are named by their
@@ -78,7 +79,7 @@ int cmd_render(int argc, char *argv[]) {
         }
         if (check_output_dir(dir) < 0)
                 return EXIT_USAGE;
-        r = render_lab(p, dir, dir, &model, NULL);
+        r = render_lab(p, kinds_render(), dir, dir, &model, NULL);
         json_decref(model);
         if (r < 0)
                 return EXIT_RUNTIME;

@@ -1,4 +1,5 @@
 /* pxelab up [PROFILE]: bring a lab up (or reconcile a running one). */
+#include "kinds/kind.h"
 #include "host/accel.h"
 #include "cmd/commands.h"
 #include "lab/defaultlab.h"
@@ -67,7 +68,7 @@ int cmd_up(int argc, char *argv[]) {
                 if (r < 0)
                         return EXIT_RUNTIME;
         }
-        r = profile_parse(path, NULL, &errors, &p);
+        r = profile_parse(path, NULL, kinds_profile(), &errors, &p);
         if (r >= 0)
                 r = profile_check_files(p, &errors);
         if (r < 0) {

@@ -5,18 +5,18 @@
 #include <poll.h>
 #include <sys/stat.h>
 
+#include "kinds/kind.h"
 #include "host/accel.h"
 #include "cmd/commands.h"
 #include "lab/lab.h"
 #include "basic/log.h"
+#include "basic/rules.h"
 #include "profile/profile.h"
 #include "lab/state.h"
 #include "host/units.h"
 #include "basic/util.h"
 #include "lab/vm.h"
 #include "lab/bootlog.h"
-
-#define LOCK_TIMEOUT_MS STATE_LOCK_WAIT_MS
 
 /* The lab's record; "Lab 'x' is not running" when there is none. */
 static int load_lab(const char *lab, json_t **ret) {
@@ -39,7 +39,7 @@ static void apply_profile(json_t *st, struct vm_request *req, struct profile **r
         /* A VM started before keeps its own settings (see vm_start()). */
         if (!req->name || json_object_get(json_object_get(st, "vms"), req->name))
                 return;
-        if (!path || profile_parse(path, NULL, &errors, &p) < 0)
+        if (!path || profile_parse(path, NULL, kinds_profile(), &errors, &p) < 0)
                 return;
         for (size_t i = 0; i < p->n_vms; i++)
                 if (streq(p->vms[i].name, req->name))
@@ -128,14 +128,14 @@ static int vm_start_cmd(int argc, char *argv[]) {
         if (!command_lab_arg_ok(lab))
                 return EXIT_USAGE;
         req.name = argc - optind == 2 ? argv[optind + 1] : NULL;
-        if (req.firmware && !vm_firmware_valid(req.firmware)) {
-                log_error("Unknown firmware '%s' (bios, uefi or uefi-pxe)", req.firmware);
+        if (req.firmware && firmware_from_string(req.firmware) < 0) {
+                log_error("Unknown firmware '%s' (" FIRMWARE_CHOICES ")", req.firmware);
                 return EXIT_USAGE;
         }
         if (accel_from_env(NULL) < 0)
                 return EXIT_USAGE;
 
-        lock = state_lock(LOCK_TIMEOUT_MS);
+        lock = state_lock();
         if (lock < 0)
                 return EXIT_RUNTIME;
         r = load_lab(lab, &st);
@@ -187,7 +187,7 @@ static int vm_stop_cmd(int argc, char *argv[]) {
         if (argc - optind == 2)
                 name = argv[optind + 1];
 
-        lock = state_lock(LOCK_TIMEOUT_MS);
+        lock = state_lock();
         if (lock < 0)
                 return EXIT_RUNTIME;
         r = load_lab(lab, &st);

@@ -24,6 +24,7 @@
 
 #include "host/link.h"
 #include "basic/log.h"
+#include "basic/rules.h"
 #include "basic/util.h"
 
 static void nl_socket_freep(struct nl_sock **p) { if (*p) nl_socket_free(*p); }
@@ -619,7 +620,7 @@ int route_default_ifname(char **ret) {
 /* Do A/PA and B/PB share their first min(PA, PB) bits? (network order) */
 static bool ipv4_overlap(struct in_addr a, unsigned pa, struct in_addr b, unsigned pb) {
         unsigned p = pa < pb ? pa : pb;
-        uint32_t mask = p == 0 ? 0 : htonl(~(uint32_t) 0 << (32 - p));
+        uint32_t mask = htonl(rule_netmask(p));
         return ((a.s_addr ^ b.s_addr) & mask) == 0;
 }
 

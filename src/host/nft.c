@@ -26,6 +26,7 @@
 #include <libnftnl/table.h>
 
 #include "basic/log.h"
+#include "basic/rules.h"
 #include "host/nft.h"
 #include "basic/util.h"
 
@@ -281,7 +282,7 @@ static void match_icmp_type(struct batch *bt, const char *table, struct nftnl_ru
 
 /* ip saddr NET/PREFIX (family inet: only IPv4 packets). */
 static void match_ip_saddr(struct nftnl_rule *r, struct in_addr net, unsigned prefix) {
-        uint32_t mask = prefix == 0 ? 0 : htonl(~(uint32_t) 0 << (32 - prefix));
+        uint32_t mask = htonl(rule_netmask(prefix));
         uint32_t value = net.s_addr & mask;
 
         match_nfproto(r, NFPROTO_IPV4);

@@ -909,10 +909,6 @@ int ovsdb_port_del_marked(struct ovsdb *db, const char *bridge, const char *lab,
         return r < 0 ? r : (int) json_array_size(uuids);
 }
 
-static int cmp_str(const void *a, const void *b) {
-        return strcmp(*(char *const *) a, *(char *const *) b);
-}
-
 int ovsdb_bridge_ports(struct ovsdb *db, const char *bridge, char ***ret) {
         _cleanup_json_ json_t *ops = NULL, *result = NULL;
         json_t *brow, *ports, *row;
@@ -940,7 +936,7 @@ int ovsdb_bridge_ports(struct ovsdb *db, const char *bridge, char ***ret) {
                 if (name && n < set_size(ports) && set_has_uuid(ports, row_uuid(row)))
                         names[n++] = xstrdup(name);
         }
-        qsort(names, n, sizeof(char *), cmp_str);
+        qsort(names, n, sizeof(char *), strcmp_ptr);
         *ret = names;
         return 0;
 }

@@ -821,10 +821,6 @@ int units_stop_slice(sd_bus *bus, const char *slice) {
 
 /* ---- listing ------------------------------------------------------------- */
 
-static int cmp_str(const void *a, const void *b) {
-        return strcmp(*(char *const *) a, *(char *const *) b);
-}
-
 int units_list(sd_bus *bus, const char *pattern, char ***ret) {
         _cleanup_error_ sd_bus_error error = SD_BUS_ERROR_NULL;
         _cleanup_msg_ sd_bus_message *m = NULL, *reply = NULL;
@@ -856,7 +852,7 @@ int units_list(sd_bus *bus, const char *pattern, char ***ret) {
                 strv_free(names);
                 return log_error_errno(r, "Failed to list units '%s'", pattern);
         }
-        qsort(names, n, sizeof(char *), cmp_str);
+        qsort(names, n, sizeof(char *), strcmp_ptr);
         *ret = names;
         return (int) n;
 }

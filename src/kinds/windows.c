@@ -8,9 +8,15 @@
 #include <sys/random.h>
 #include <sys/stat.h>
 
+#include "basic/json.h"
 #include "basic/log.h"
 #include "basic/names.h"
+#include "kinds/kind.h"
+#include "kinds/wimboot.h"
+#include "profile/build.h"
+#include "profile/files.h"
 #include "render/render.h"
+#include "render/template.h"
 #include "basic/util.h"
 #include "kinds/windows.h"
 
@@ -104,66 +110,77 @@ int windows_password_new(char ret[static WINDOWS_PASSWORD_LEN + 1]) {
         return 0;
 }
 
-/* ---- the model ---------------------------------------------------------- */
+/* ---- the profile part ---------------------------------------------------- */
 
-bool windows_wanted(const struct profile *p) {
-        for (size_t i = 0; i < p->n_boots; i++)
-                if (p->boots[i].kind == BOOT_WINDOWS)
-                        return true;
-        return false;
-}
-
-static const char *json_str(json_t *o, const char *key) {
-        return json_string_value(json_object_get(o, key));
-}
-
-/* A file nginx serves at /files/ENTRY/NAME, appended to FILES; returns it.
- * Served from its real path: nginx refuses symlinks (see model.c). */
-static json_t *serve(json_t *files, const char *base, const char *entry, const char *path, const char *name) {
-        _cleanup_free_ char *url_path = xasprintf("/files/%s/%s", entry, name), *real = realpath(path, NULL);
-        json_t *f = json_pack("{s:s, s:s, s:s, s:s+}", "name", name, "path", real ? real : path, "url_path", url_path,
-                              "url", base, url_path);
-        json_array_append_new(files, f);
-        return f;
-}
-
-struct loads {
-        const struct profile *p;
-        const struct boot_entry *b;
-        json_t *files, *initrds;
-        const char *base;
-        int error;
+static const struct kind_key windows_keys[] = {
+        { "source", KIND_KEY_STR }, { "unattend", KIND_KEY_STR }, { "drivers", KIND_KEY_STR },
+        { "setup_args", KIND_KEY_STR }, { "wimboot", KIND_KEY_STR }, {},
 };
 
-/* The name clashes wimboot would trip over: a file of the same name (any
- * case) is already loaded. FIELD/LINE name where the newcomer came from. */
-static void load(struct loads *l, const char *path, const char *name, const char *field, unsigned line) {
-        size_t i;
-        json_t *f;
-
-        if (strcasecmp(name, "wimboot") == 0)
-                goto clash;
-        json_array_foreach(l->initrds, i, f)
-                if (strcasecmp(json_str(f, "name"), name) == 0)
-                        goto clash;
-        json_array_append(l->initrds, serve(l->files, l->base, l->b->name, path, name));
-        return;
-clash:
-        log_error("%s:%u: %s: '%s' would be loaded as '%s', but boot entry '%s' already loads a file of that name",
-                  l->p->path, line, field, path, name, l->b->name);
-        l->error = -EINVAL;
+const struct windows_entry *windows_of(const struct boot_entry *b) {
+        return b->kind == &kind_windows.profile ? b->kind_data : NULL;
 }
 
-static unsigned field_line(const struct profile *p, const struct boot_entry *b, const char *key) {
+static void windows_build(struct entry_builder *eb, struct boot_entry *e) {
+        struct windows_entry *d = e->kind_data = xcalloc(1, sizeof(*d));
+
+        d->source = entry_path(eb, "source", true);
+        d->unattend = entry_path(eb, "unattend", false);
+        d->drivers = entry_path(eb, "drivers", false);
+        d->setup_args = entry_text(eb, "setup_args", CS_CMDLINE);
+        d->wimboot = entry_wimboot(eb);
+}
+
+static void windows_done(struct boot_entry *e) {
+        struct windows_entry *d = e->kind_data;
+        if (!d)
+                return;
+        free(d->wimboot);
+        free(d->source);
+        free(d->unattend);
+        free(d->drivers);
+        free(d->setup_args);
+        free(d);
+}
+
+/* Windows install media: what wimboot needs, found case-insensitively. */
+static void check_source(struct entry_checker *ec, const struct boot_entry *e) {
+        static const char *const needed[] = { "bootmgr", "boot/bcd", "boot/boot.sdi", "sources/boot.wim" };
+        const struct windows_entry *d = e->kind_data;
+        struct stat st;
+
+        if (!d->source || stat(d->source, &st) < 0 || !S_ISDIR(st.st_mode))
+                return;         /* entry_check_dir() said so */
+        for (size_t i = 0; i < ELEMENTSOF(needed); i++) {
+                _cleanup_free_ char *found = NULL;
+                if (path_lookup_ci(d->source, needed[i], &found) < 0)
+                        entry_check_problem(ec, e, "source", "has no %s (looked up case-insensitively)", needed[i]);
+                else if (stat(found, &st) < 0 || !S_ISREG(st.st_mode))
+                        entry_check_problem(ec, e, "source", "has %s, but it is not a regular file", needed[i]);
+        }
+}
+
+static void windows_check_files(struct entry_checker *ec, struct boot_entry *e) {
+        struct windows_entry *d = e->kind_data;
+
+        entry_check_wimboot(ec, e, &d->wimboot);
+        entry_check_dir(ec, e, "source", &d->source);
+        if (!entry_check_missing_ok(ec))
+                check_source(ec, e);
+        entry_check_file(ec, e, "unattend", &d->unattend);
+        entry_check_dir(ec, e, "drivers", &d->drivers);
+}
+
+/* ---- the model ---------------------------------------------------------- */
+
+static bool is_windows(const struct boot_entry *b) {
+        return b->kind == &kind_windows.profile;
+}
+
+static unsigned entry_line(const struct profile *p, const struct boot_entry *b, const char *key) {
         _cleanup_free_ char *k = xasprintf("boot.%s.%s", b->name, key);
         unsigned line = profile_line(p, k);
         return line ? line : b->line;
-}
-
-/* load() of the file of option KEY ("bcd", "inject[2]") of the entry. */
-static void load_opt(struct loads *l, const char *path, const char *name, const char *key) {
-        _cleanup_free_ char *field = xasprintf("boot.%s.%.*s", l->b->name, (int) strcspn(key, "["), key);
-        load(l, path, name, field, field_line(l->p, l->b, key));
 }
 
 /* A file of the install tree, looked up case-insensitively; the canonical
@@ -196,18 +213,15 @@ static void closedirp(DIR **d) {
                 closedir(*d);
 }
 
-static int cmp_str(const void *a, const void *b) {
-        return strcmp(*(char *const *) a, *(char *const *) b);
-}
-
 /* The regular files of the drivers directory, sorted; none when it doesn't
  * exist (yet). */
-static void driver_files(struct loads *l, const char *dir, json_t *infs) {
+static void driver_files(struct wimboot_loads *l, const char *dir, json_t *infs) {
         _cleanup_(closedirp) DIR *d = opendir(dir);
         char **names = NULL;
         size_t n = 0;
         struct dirent *de;
-        unsigned line = field_line(l->p, l->b, "drivers");
+        const struct boot_entry *b = l->m->b;
+        unsigned line = entry_line(l->m->p, b, "drivers");
 
         if (!d)
                 return;
@@ -223,17 +237,17 @@ static void driver_files(struct loads *l, const char *dir, json_t *infs) {
                 names[n++] = xstrdup(de->d_name);
         }
         if (n > 1)
-                qsort(names, n, sizeof(char *), cmp_str);
+                qsort(names, n, sizeof(char *), strcmp_ptr);
         for (size_t i = 0; i < n; i++) {
                 _cleanup_free_ char *path = path_join(dir, names[i]);
-                _cleanup_free_ char *field = xasprintf("boot.%s.drivers", l->b->name);
+                _cleanup_free_ char *field = xasprintf("boot.%s.drivers", b->name);
                 if (!safe_file_name(names[i])) {
                         log_error("%s:%u: %s: '%s' has the file '%s'; driver file names may only have letters, digits and ._+-",
-                                  l->p->path, line, field, dir, names[i]);
+                                  l->m->p->path, line, field, dir, names[i]);
                         l->error = -EINVAL;
                         continue;
                 }
-                load(l, path, names[i], field, line);
+                wimboot_load(l, path, names[i], field, line);
                 if (has_suffix_ci(names[i], ".inf"))
                         json_array_append_new(infs, json_pack("{s:s}", "name", names[i]));
         }
@@ -247,8 +261,8 @@ static bool reserved_share(const char *name) {
         return streq(name, "global") || streq(name, "homes") || streq(name, "printers");
 }
 
-static json_t *windows_object(struct loads *l, const char *address, json_t *infs) {
-        const struct boot_entry *b = l->b;
+static json_t *windows_object(const struct boot_entry *b, const char *address, json_t *infs) {
+        const struct windows_entry *d = b->kind_data;
         json_t *w = json_object();
         _cleanup_free_ char *unc = xasprintf("\\\\%s\\%s", address, b->name);
 
@@ -257,74 +271,59 @@ static json_t *windows_object(struct loads *l, const char *address, json_t *infs
         json_object_set_new(w, "unc", json_string(unc));
         json_object_set_new(w, "drive", json_string(WINDOWS_DRIVE));
         json_object_set_new(w, "setup", json_string(WINDOWS_DRIVE "\\setup.exe"));
-        json_object_set_new(w, "source", json_string(b->source));
-        json_object_set_new(w, "has_unattend", json_boolean(b->unattend != NULL));
-        if (b->unattend)
+        json_object_set_new(w, "source", json_string(d->source));
+        json_object_set_new(w, "has_unattend", json_boolean(d->unattend != NULL));
+        if (d->unattend)
                 json_object_set_new(w, "unattend", json_string("autounattend.xml"));
-        json_object_set_new(w, "has_setup_args", json_boolean(!strempty(b->setup_args)));
-        json_object_set_new(w, "setup_args", json_string(b->setup_args ? b->setup_args : ""));
+        json_object_set_new(w, "has_setup_args", json_boolean(!strempty(d->setup_args)));
+        json_object_set_new(w, "setup_args", json_string(d->setup_args ? d->setup_args : ""));
         json_object_set_new(w, "has_drivers", json_boolean(json_array_size(infs) > 0));
         json_object_set_new(w, "drivers", json_incref(infs));
         json_object_set_new(w, "tries", json_integer(WINDOWS_MAP_TRIES));
         return w;
 }
 
-int windows_entry_json(const struct profile *p, const struct boot_entry *b, const char *run_dir,
-                       const char *base, json_t *files, json_t *o) {
-        struct loads l = { .p = p, .b = b, .files = files, .initrds = json_array(), .base = base };
+/* The same boot set as a wimboot entry, straight from the install tree,
+ * plus winpeshl.ini and install.cmd (rendered, see windows_render()), the
+ * unattend file and the drivers. */
+static int windows_model(const struct model_entry *m, json_t *o) {
+        const struct profile *p = m->p;
+        const struct boot_entry *b = m->b;
+        const struct windows_entry *d = b->kind_data;
+        struct wimboot_loads l;
         char addr[INET_ADDRSTRLEN];
+        _cleanup_free_ char *bootmgr = source_file(d->source, "bootmgr"),
+                            *bcd = source_file(d->source, "boot/bcd"),
+                            *sdi = source_file(d->source, "boot/boot.sdi"),
+                            *wim = source_file(d->source, "sources/boot.wim"),
+                            *dir = xasprintf("%s/" WINDOWS_SUBDIR "/%s", m->run_dir, b->name),
+                            *ini = path_join(dir, "winpeshl.ini"), *cmd = path_join(dir, "install.cmd"),
+                            *field = xasprintf("boot.%s", b->name);
+        json_t *infs = json_array();
 
         inet_ntop(AF_INET, &p->bridge.addr, addr, sizeof(addr));
-        /* wimboot is the "kernel"; its own name never reaches Windows. */
-        json_object_set_new(o, "wimboot", json_deep_copy(serve(files, base, b->name, b->wimboot ? b->wimboot : "", "wimboot")));
-        json_object_set_new(o, "has_args", json_boolean(!strempty(b->args)));
-        json_object_set_new(o, "args", json_string(b->args ? b->args : ""));
-
-        if (b->kind == BOOT_WIMBOOT) {
-                /* The names wimboot knows: bootmgr, BCD, *.sdi, *.wim; the rest
-                 * lands in X:\Windows\System32. */
-                if (b->bootmgr)
-                        load_opt(&l, b->bootmgr, "bootmgr", "bootmgr");
-                load_opt(&l, b->bcd, "BCD", "bcd");
-                load_opt(&l, b->boot_sdi, "boot.sdi", "boot_sdi");
-                load_opt(&l, b->wim, "boot.wim", "wim");
-                for (size_t i = 0; i < b->n_inject; i++) {
-                        _cleanup_free_ char *key = xasprintf("inject[%zu]", i);
-                        load_opt(&l, b->inject[i], b->inject_name[i], key);
-                }
-        } else {
-                _cleanup_free_ char *bootmgr = source_file(b->source, "bootmgr"),
-                                    *bcd = source_file(b->source, "boot/bcd"),
-                                    *sdi = source_file(b->source, "boot/boot.sdi"),
-                                    *wim = source_file(b->source, "sources/boot.wim"),
-                                    *dir = xasprintf("%s/" WINDOWS_SUBDIR "/%s", run_dir, b->name),
-                                    *ini = path_join(dir, "winpeshl.ini"), *cmd = path_join(dir, "install.cmd"),
-                                    *field = xasprintf("boot.%s", b->name);
-                json_t *infs = json_array();
-
-                if (reserved_share(b->name)) {
-                        log_error("%s:%u: %s: '%s' names a special section of smb.conf; give this windows entry another name",
-                                  p->path, b->line, field, b->name);
-                        l.error = -EINVAL;
-                }
-                load_opt(&l, bootmgr, "bootmgr", "source");
-                load_opt(&l, bcd, "BCD", "source");
-                load_opt(&l, sdi, "boot.sdi", "source");
-                load_opt(&l, wim, "boot.wim", "source");
-                load(&l, ini, "winpeshl.ini", field, b->line);
-                load(&l, cmd, "install.cmd", field, b->line);
-                if (b->unattend)
-                        load_opt(&l, b->unattend, "autounattend.xml", "unattend");
-                if (b->drivers)
-                        driver_files(&l, b->drivers, infs);
-                json_object_set_new(o, "windows", windows_object(&l, addr, infs));
-                json_decref(infs);
+        wimboot_loads_start(&l, m, o, d->wimboot, NULL);
+        if (reserved_share(b->name)) {
+                log_error("%s:%u: %s: '%s' names a special section of smb.conf; give this windows entry another name",
+                          p->path, b->line, field, b->name);
+                l.error = -EINVAL;
         }
-        json_object_set_new(o, "initrds", l.initrds);
-        return l.error;
+        wimboot_load_opt(&l, bootmgr, "bootmgr", "source");
+        wimboot_load_opt(&l, bcd, "BCD", "source");
+        wimboot_load_opt(&l, sdi, "boot.sdi", "source");
+        wimboot_load_opt(&l, wim, "boot.wim", "source");
+        wimboot_load(&l, ini, "winpeshl.ini", field, b->line);
+        wimboot_load(&l, cmd, "install.cmd", field, b->line);
+        if (d->unattend)
+                wimboot_load_opt(&l, d->unattend, "autounattend.xml", "unattend");
+        if (d->drivers)
+                driver_files(&l, d->drivers, infs);
+        json_object_set_new(o, "windows", windows_object(b, addr, infs));
+        json_decref(infs);
+        return wimboot_loads_finish(&l, o);
 }
 
-json_t *windows_smb_json(const struct profile *p, const char *run_dir, const char *state_dir) {
+static json_t *windows_smb_json(const struct profile *p, const char *run_dir, const char *state_dir) {
         char addr[INET_ADDRSTRLEN];
         _cleanup_free_ char *dir = path_join(run_dir, "smb"), *netbios = lab_short_name("", p->lab, "");
         json_t *smb, *shares = json_array();
@@ -334,11 +333,12 @@ json_t *windows_smb_json(const struct profile *p, const char *run_dir, const cha
                 *c = toupper((unsigned char) *c);
         for (size_t i = 0; i < p->n_boots; i++) {
                 const struct boot_entry *b = &p->boots[i];
-                if (b->kind == BOOT_WINDOWS)
+                const struct windows_entry *d = windows_of(b);
+                if (d)
                         json_array_append_new(shares, json_pack("{s:s, s:s}", "name", b->name, "path",
-                                                                b->source ? b->source : ""));
+                                                                d->source ? d->source : ""));
         }
-        smb = json_pack("{s:b, s:s, s:s, s:s, s:i, s:s, s:s, s:o}", "enabled", windows_wanted(p), "user",
+        smb = json_pack("{s:b, s:s, s:s, s:s, s:i, s:s, s:s, s:o}", "enabled", kinds_need(p, "smbd"), "user",
                         WINDOWS_SMB_USER, "unix_user", WINDOWS_SMB_UNIX_USER, "address", addr, "port",
                         WINDOWS_SMB_PORT, "netbios_name", netbios, "dir", dir, "shares", shares);
         json_object_set_new(smb, "conf", json_sprintf("%s/smb.conf", run_dir));
@@ -354,16 +354,6 @@ json_t *windows_smb_json(const struct profile *p, const char *run_dir, const cha
 }
 
 /* ---- rendering ---------------------------------------------------------- */
-
-/* Writes PATH only when its content differs; *changed (may be NULL) ORed. */
-static int write_if_changed(const char *path, const char *data, mode_t mode, bool *changed) {
-        int r = write_file_if_changed(path, data, strlen(data), mode);
-        if (r < 0)
-                return log_error_errno(r, "Failed to write '%s'", path);
-        if (r > 0 && changed)
-                *changed = true;
-        return 0;
-}
 
 /* cmd.exe mis-parses labels in files with bare LF line ends. */
 static char *crlf(const char *s) {
@@ -443,7 +433,7 @@ static int write_passdb(json_t *smb, const char *password, time_t changed_at, bo
          * is that format's "no LM hash" (LM hashes are weak; never stored). */
         line = xasprintf("%s:%u:XXXXXXXXXXXXXXXXXXXXXXXXXXXXXXXX:%s:[U          ]:LCT-%08llX:\n", WINDOWS_SMB_UNIX_USER,
                          (unsigned) pw->pw_uid, hex, (unsigned long long) changed_at);
-        return write_if_changed(json_str(smb, "passdb"), line, 0600, changed);
+        return template_write(json_str(smb, "passdb"), line, 0600, changed);
 }
 
 static int make_smb_dirs(json_t *smb) {
@@ -463,12 +453,12 @@ static int make_smb_dirs(json_t *smb) {
 static int render_file(const struct profile *p, const char *tmpl, json_t *model, const char *dst, bool windows_crlf,
                        mode_t mode, bool *changed) {
         _cleanup_free_ char *out = NULL, *conv = NULL;
-        int r = render_template(p, tmpl, model, &out);
+        int r = template_render(p, tmpl, model, &out);
         if (r < 0)
                 return r;
         if (windows_crlf)
                 conv = crlf(out);
-        return write_if_changed(dst, conv ? conv : out, mode, changed);
+        return template_write(dst, conv ? conv : out, mode, changed);
 }
 
 /* Every directory from / down to PATH searchable by others, and PATH
@@ -492,13 +482,14 @@ static bool others_can_read(const char *path) {
 }
 
 static void warn_unreadable(const struct boot_entry *b) {
+        const struct windows_entry *d = b->kind_data;
         _cleanup_free_ char *setup = NULL;
-        if (!b->source || path_lookup_ci(b->source, "setup.exe", &setup) < 0)
+        if (!d->source || path_lookup_ci(d->source, "setup.exe", &setup) < 0)
                 return;
-        if (!others_can_read(b->source) || !others_can_read(setup))
+        if (!others_can_read(d->source) || !others_can_read(setup))
                 log_warn("The install tree '%s' of boot entry '%s' is not readable by '%s', the account its SMB share "
                          "is read with; make it world-readable (chmod -R o+rX) or use a mounted ISO",
-                         b->source, b->name, WINDOWS_SMB_UNIX_USER);
+                         d->source, b->name, WINDOWS_SMB_UNIX_USER);
 }
 
 /* install.cmd carries the share's password, and nginx's workers (nobody,
@@ -546,12 +537,12 @@ static int render_entries(const struct profile *p, json_t *model, const char *di
                         return r;
         }
         for (size_t k = 0; k < p->n_boots; k++)
-                if (p->boots[k].kind == BOOT_WINDOWS)
+                if (is_windows(&p->boots[k]))
                         warn_unreadable(&p->boots[k]);
         return 0;
 }
 
-int windows_render(const struct profile *p, json_t *model, bool *smb_changed) {
+static int windows_render(const struct profile *p, json_t *model, struct render_changes *changes) {
         json_t *smb = json_object_get(model, "smb");
         const char *run = json_str(json_object_get(model, "dirs"), "run");
         _cleanup_free_ char *dir = path_join(run, WINDOWS_SUBDIR), *map = NULL;
@@ -560,8 +551,6 @@ int windows_render(const struct profile *p, json_t *model, bool *smb_changed) {
         time_t mtime = 0;
         int r;
 
-        if (smb_changed)
-                *smb_changed = false;
         /* Entries that are gone take their files with them. */
         r = rm_rf(dir);
         if (r < 0)
@@ -579,7 +568,7 @@ int windows_render(const struct profile *p, json_t *model, bool *smb_changed) {
         if (r < 0)
                 return r;
         map = xasprintf("%s = %s\n", WINDOWS_SMB_UNIX_USER, WINDOWS_SMB_USER);
-        r = write_if_changed(json_str(smb, "username_map"), map, 0600, &changed);
+        r = template_write(json_str(smb, "username_map"), map, 0600, &changed);
         if (r < 0)
                 return r;
         r = render_file(p, "smb.conf", model, json_str(smb, "conf"), false, 0600, &changed);
@@ -600,8 +589,7 @@ int windows_render(const struct profile *p, json_t *model, bool *smb_changed) {
         explicit_bzero(password, sizeof(password));
         if (r < 0)
                 return r;
-        if (smb_changed)
-                *smb_changed = changed;
+        changes->smbd = changed;
         return 0;
 }
 
@@ -617,6 +605,8 @@ void windows_summary(json_t *model) {
 }
 
 /* ---- the service -------------------------------------------------------- */
+
+static const char *const windows_services[] = { "smbd", NULL };
 
 int windows_smbd_spec(json_t *model, struct unit_spec *s, char ***argv, char ***rw) {
         static const int smbd_caps[] = { CAP_NET_BIND_SERVICE, CAP_SETUID, CAP_SETGID };
@@ -650,3 +640,11 @@ int windows_smbd_spec(json_t *model, struct unit_spec *s, char ***argv, char ***
                 s->capabilities |= 1ULL << smbd_caps[i];
         return 0;
 }
+
+const struct kind kind_windows = {
+        .profile = { .name = "windows", .keys = windows_keys, .build = windows_build,
+                     .check_files = windows_check_files, .done = windows_done },
+        .render = { .name = "windows", .entry_model = windows_model, .lab_key = "smb", .lab_model = windows_smb_json,
+                    .render = windows_render },
+        .services = windows_services,
+};

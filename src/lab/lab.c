@@ -4,11 +4,13 @@
 #include <linux/capability.h>
 #include <sys/stat.h>
 
+#include "kinds/kind.h"
 #include "host/link.h"
 #include "basic/fault.h"
 #include "lab/lab.h"
 #include "lab/labbridge.h"
 #include "basic/log.h"
+#include "basic/rules.h"
 #include "render/model.h"
 #include "host/nft.h"
 #include "host/probe.h"
@@ -115,7 +117,7 @@ static char *bridge_owner(const char *bridge, const char *self) {
 
 static int preflight(const struct profile *p, json_t *old, char **ret_uplink) {
         char a[INET_ADDRSTRLEN];
-        struct in_addr mask = { .s_addr = htonl(0xffffffffu << (32 - p->bridge.prefix)) };
+        struct in_addr mask = { .s_addr = htonl(rule_netmask(p->bridge.prefix)) };
         struct in_addr net = { .s_addr = p->bridge.addr.s_addr & mask.s_addr };
         _cleanup_free_ char *desc = NULL, *owner = NULL;
         /* The bridge this lab already configured: its addresses are ours. */
@@ -155,7 +157,7 @@ static int preflight(const struct profile *p, json_t *old, char **ret_uplink) {
                         return -EADDRINUSE;
                 }
                 /* windows entries: the lab's smbd (a host Samba on all addresses blocks it) */
-                if (windows_wanted(p) && port_in_use(true, p->bridge.addr, WINDOWS_SMB_PORT) > 0) {
+                if (kinds_need(p, "smbd") && port_in_use(true, p->bridge.addr, WINDOWS_SMB_PORT) > 0) {
                         log_error("Port %d/tcp (SMB) is already in use on this host at %s or on all addresses; "
                                   "a Samba of this host must leave the lab's bridge alone (bind interfaces only)",
                                   WINDOWS_SMB_PORT, inet_ntop(AF_INET, &p->bridge.addr, a, sizeof(a)));
@@ -221,7 +223,7 @@ static size_t lab_ports(const struct profile *p, bool udp, uint16_t **ret) {
 
         for (size_t i = 0; i < n_own; i++)
                 v[n++] = own[i];
-        if (!udp && windows_wanted(p))
+        if (!udp && kinds_need(p, "smbd"))
                 v[n++] = WINDOWS_SMB_PORT;
         for (size_t i = 0; i < p->bridge.n_allow_host_ports; i++)
                 if (p->bridge.allow_host_ports[i].udp == udp)
@@ -233,7 +235,7 @@ static size_t lab_ports(const struct profile *p, bool udp, uint16_t **ret) {
 static int setup_nft(const struct profile *p, json_t *model, const char *uplink, json_t *st) {
         _cleanup_free_ char *table = nft_table_name(p->lab);
         const char *ula = json_string_value(json_object_get(json_object_get(model, "bridge"), "ipv6_address"));
-        struct in_addr mask = { .s_addr = htonl(0xffffffffu << (32 - p->bridge.prefix)) };
+        struct in_addr mask = { .s_addr = htonl(rule_netmask(p->bridge.prefix)) };
         struct in6_addr addr6;
         _cleanup_free_ uint16_t *udp = NULL, *tcp = NULL;
         struct nft_lab cfg = {
@@ -542,7 +544,7 @@ int lab_up(sd_bus *bus, const struct profile *p, bool *ret_usage) {
 
         t0 = now_usec();
         *ret_usage = false;
-        lock = state_lock(STATE_LOCK_WAIT_MS);
+        lock = state_lock();
         if (lock < 0)
                 return lock;
         r = state_load(p->lab, &st);
@@ -567,7 +569,7 @@ int lab_up(sd_bus *bus, const struct profile *p, bool *ret_usage) {
                         goto out;
         }
         fault_point("state");
-        r = render_lab(p, run, statedir, &model, &ch);
+        r = render_lab(p, kinds_render(), run, statedir, &model, &ch);
         if (r < 0) {
                 /* The profile's entries or its templates are at fault. */
                 *ret_usage = r == -EINVAL;
@@ -600,7 +602,7 @@ int lab_up(sd_bus *bus, const struct profile *p, bool *ret_usage) {
                 goto fail;
         fault_point("nginx");
         /* windows entries: smbd shares their install trees; it goes with the last of them */
-        if (windows_wanted(p))
+        if (kinds_need(p, "smbd"))
                 r = start_service(bus, p, model, st, "smbd", ch.smbd);
         else
                 r = stop_service(bus, p, st, "smbd");
@@ -769,7 +771,7 @@ static int down_locked(const char *lab) {
 int lab_down(const char *lab) {
         int lock, r;
 
-        lock = state_lock(STATE_LOCK_WAIT_MS);
+        lock = state_lock();
         if (lock < 0)
                 return lock;
         r = down_locked(lab);

@@ -2,6 +2,7 @@
 
 #include "host/link.h"
 #include "basic/fault.h"
+#include "basic/json.h"
 #include "lab/labbridge.h"
 #include "basic/log.h"
 #include "host/ovsdb.h"
@@ -15,12 +16,8 @@ static void ovsdb_closep(struct ovsdb **db) {
         ovsdb_close(*db);
 }
 
-static const char *rec_str(json_t *br, const char *key) {
-        return json_string_value(json_object_get(br, key));
-}
-
 static bool rec_is_ovs(json_t *br) {
-        return streq(rec_str(br, "type"), "ovs");
+        return streq(json_str(br, "type"), "ovs");
 }
 
 static int ovs_preflight(const struct profile *p, bool *ret_exists) {
@@ -104,7 +101,7 @@ static int create_bridge(const struct profile *p, json_t *br) {
                 r = link_exists(p->bridge.name, NULL);
                 return r != 0 ? r : bridge_create(p->bridge.name);
         }
-        r = ovsdb_connect(rec_str(br, "ovsdb"), &db);
+        r = ovsdb_connect(json_str(br, "ovsdb"), &db);
         if (r < 0)
                 return r;
         r = ovsdb_bridge_exists(db, p->bridge.name);
@@ -163,7 +160,7 @@ int labbridge_setup(const struct profile *p, json_t *model, json_t *st) {
 int labbridge_teardown(json_t *st) {
         _cleanup_(ovsdb_closep) struct ovsdb *db = NULL;
         json_t *br = json_object_get(st, "bridge"), *a;
-        const char *name = rec_str(br, "name");
+        const char *name = json_str(br, "name");
         size_t i;
         int r = 0;
 
@@ -178,10 +175,10 @@ int labbridge_teardown(json_t *st) {
                         if (k < 0)
                                 r = k;
                 }
-                if (rec_is_ovs(br) && rec_str(st, "lab")) {
-                        int k = ovsdb_connect(rec_str(br, "ovsdb"), &db);
+                if (rec_is_ovs(br) && json_str(st, "lab")) {
+                        int k = ovsdb_connect(json_str(br, "ovsdb"), &db);
                         if (k >= 0)
-                                k = ovsdb_port_del_marked(db, name, rec_str(st, "lab"), OVS_TIMEOUT_MS);
+                                k = ovsdb_port_del_marked(db, name, json_str(st, "lab"), OVS_TIMEOUT_MS);
                         if (k < 0)
                                 r = k;
                 }
@@ -189,7 +186,7 @@ int labbridge_teardown(json_t *st) {
         }
         if (!rec_is_ovs(br))
                 return link_delete(name);
-        r = ovsdb_connect(rec_str(br, "ovsdb"), &db);
+        r = ovsdb_connect(json_str(br, "ovsdb"), &db);
         if (r < 0)
                 return r;
         return ovsdb_bridge_del(db, name, OVS_TIMEOUT_MS);
@@ -214,7 +211,7 @@ static int ovs_has_port(struct ovsdb *db, const char *bridge, const char *ifname
 int labbridge_attach(json_t *st, const char *ifname) {
         _cleanup_(ovsdb_closep) struct ovsdb *db = NULL;
         json_t *br = json_object_get(st, "bridge");
-        const char *bridge = rec_str(br, "name");
+        const char *bridge = json_str(br, "name");
         int r;
 
         if (!bridge)
@@ -237,20 +234,20 @@ int labbridge_attach(json_t *st, const char *ifname) {
         r = link_set_noarp(ifname);
         if (r < 0)
                 return r;
-        r = ovsdb_connect(rec_str(br, "ovsdb"), &db);
+        r = ovsdb_connect(json_str(br, "ovsdb"), &db);
         if (r < 0)
                 return r;
         r = ovs_has_port(db, bridge, ifname);
         if (r != 0)
                 return r < 0 ? r : 0;
         /* Marked with the lab: `down` finds the ports it made by that. */
-        return ovsdb_port_add(db, bridge, ifname, rec_str(st, "lab"), OVS_TIMEOUT_MS);
+        return ovsdb_port_add(db, bridge, ifname, json_str(st, "lab"), OVS_TIMEOUT_MS);
 }
 
 int labbridge_detach(json_t *st, const char *ifname) {
         _cleanup_(ovsdb_closep) struct ovsdb *db = NULL;
         json_t *br = json_object_get(st, "bridge");
-        const char *bridge = rec_str(br, "name");
+        const char *bridge = json_str(br, "name");
         int r;
 
         if (!bridge)
@@ -262,7 +259,7 @@ int labbridge_detach(json_t *st, const char *ifname) {
                         return r;
                 return link_set_master(ifname, NULL);
         }
-        r = ovsdb_connect(rec_str(br, "ovsdb"), &db);
+        r = ovsdb_connect(json_str(br, "ovsdb"), &db);
         if (r < 0)
                 return r;
         /* A bridge that is gone took its ports along: then the port is
@@ -273,7 +270,7 @@ int labbridge_detach(json_t *st, const char *ifname) {
 int labbridge_info(json_t *st, json_t **ret) {
         _cleanup_(ovsdb_closep) struct ovsdb *db = NULL;
         json_t *br = json_object_get(st, "bridge"), *info = NULL, *ports;
-        const char *name = rec_str(br, "name");
+        const char *name = json_str(br, "name");
         char **v = NULL;
         int r;
 
@@ -284,7 +281,7 @@ int labbridge_info(json_t *st, json_t **ret) {
         if (rec_is_ovs(br)) {
                 /* OVS ports have no kernel master: ask OVSDB. */
                 ports = json_array();
-                if (ovsdb_connect(rec_str(br, "ovsdb"), &db) >= 0 && ovsdb_bridge_ports(db, name, &v) >= 0)
+                if (ovsdb_connect(json_str(br, "ovsdb"), &db) >= 0 && ovsdb_bridge_ports(db, name, &v) >= 0)
                         for (char **i = v; *i; i++)
                                 if (!streq(*i, name))      /* the bridge's own internal port */
                                         json_array_append_new(ports, json_string(*i));

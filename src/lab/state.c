@@ -96,10 +96,6 @@ int state_remove_leftover(const char *lab) {
         return 1;
 }
 
-static int cmp_str(const void *a, const void *b) {
-        return strcmp(*(char *const *) a, *(char *const *) b);
-}
-
 int state_list_labs(char ***ret) {
         DIR *d = opendir(PXELAB_RUN_ROOT);
         char **v = xcalloc(1, sizeof(char *));
@@ -122,7 +118,7 @@ int state_list_labs(char ***ret) {
                 v[n] = NULL;
         }
         closedir(d);
-        qsort(v, n, sizeof(char *), cmp_str);
+        qsort(v, n, sizeof(char *), strcmp_ptr);
         *ret = v;
         return 0;
 }
@@ -140,8 +136,10 @@ static long lock_holder(int fd) {
         return strtol(buf, NULL, 10);
 }
 
-/* $PXELAB_LOCK_TIMEOUT (seconds) when set, else DEFAULT_MS. */
-static unsigned long long lock_wait_usec(unsigned default_ms) {
+/* $PXELAB_LOCK_TIMEOUT (seconds) when set, else STATE_LOCK_WAIT_MS: the
+ * one place the lock's timeout is decided. */
+static unsigned long long lock_wait_usec(void) {
+        const unsigned default_ms = STATE_LOCK_WAIT_MS;
         const char *e = getenv("PXELAB_LOCK_TIMEOUT");
         char *end;
         unsigned long s;
@@ -157,9 +155,9 @@ static unsigned long long lock_wait_usec(unsigned default_ms) {
         return s * 1000000ULL;
 }
 
-int state_lock(unsigned timeout_ms) {
+int state_lock(void) {
         _cleanup_free_ char *p = path_join(PXELAB_RUN_ROOT, ".lock");
-        unsigned long long start = now_usec(), wait = lock_wait_usec(timeout_ms);
+        unsigned long long start = now_usec(), wait = lock_wait_usec();
         bool told = false;
         int fd, r;
 

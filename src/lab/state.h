@@ -28,10 +28,10 @@ int state_list_labs(char ***ret);
 #define STATE_LOCK_WAIT_MS (300 * 1000)
 
 /* A global lock (/run/pxelab/.lock) so two pxelab processes never
- * interleave changes. Waits for it up to TIMEOUT_MS, or
+ * interleave changes. Waits for it up to STATE_LOCK_WAIT_MS, or
  * $PXELAB_LOCK_TIMEOUT seconds when set, saying once on stderr after a
  * second "Waiting for another pxelab (PID N) to finish…"; then -EBUSY,
  * logged. The holder's PID is in the file. Returns an fd to pass to
  * state_unlock(). */
-int state_lock(unsigned timeout_ms);
+int state_lock(void);
 void state_unlock(int fd);

@@ -10,70 +10,18 @@
 #include "host/accel.h"
 #include "host/link.h"
 #include "basic/fault.h"
+#include "basic/json.h"
 #include "lab/lab.h"
 #include "lab/labbridge.h"
 #include "basic/log.h"
 #include "basic/names.h"
+#include "basic/rules.h"
 #include "lab/state.h"
 #include "host/units.h"
 #include "basic/util.h"
 #include "lab/vm.h"
 
-#define VM_NAME_MAX 32
-
-/* ---- names and values -------------------------------------------------- */
-
-bool vm_firmware_valid(const char *s) {
-        return streq(s, "bios") || streq(s, "uefi") || streq(s, "uefi-pxe");
-}
-
-bool vm_name_valid(const char *s) {
-        size_t len = s ? strlen(s) : 0;
-
-        if (len == 0 || len > VM_NAME_MAX || !((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= '0' && s[0] <= '9')))
-                return false;
-        for (; *s; s++)
-                if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '_' || *s == '-'))
-                        return false;
-        return true;
-}
-
-/* The same rule as the profile's `disk`: 1-6 digits, not all zero, M/G/T. */
-bool vm_disk_is_size(const char *s) {
-        size_t digits = s ? strspn(s, "0123456789") : 0;
-
-        if (digits == 0 || digits > 6 || !s[digits] || !strchr("MGT", s[digits]) || s[digits + 1])
-                return false;
-        return strspn(s, "0") < digits;
-}
-
-static int hexval(char c) {
-        if (c >= '0' && c <= '9')
-                return c - '0';
-        if (c >= 'a' && c <= 'f')
-                return c - 'a' + 10;
-        if (c >= 'A' && c <= 'F')
-                return c - 'A' + 10;
-        return -1;
-}
-
-int vm_mac_parse(const char *s, char ret[static 18]) {
-        unsigned char b[6];
-
-        if (!s || strlen(s) != 17)
-                return -EINVAL;
-        for (int i = 0; i < 6; i++) {
-                int hi = hexval(s[i * 3]), lo = hexval(s[i * 3 + 1]);
-                if (hi < 0 || lo < 0 || (i < 5 && s[i * 3 + 2] != ':'))
-                        return -EINVAL;
-                b[i] = hi << 4 | lo;
-        }
-        /* QEMU refuses a group address for a NIC, and so would a bridge. */
-        if (b[0] & 1)
-                return -EINVAL;
-        snprintf(ret, 18, "%02x:%02x:%02x:%02x:%02x:%02x", b[0], b[1], b[2], b[3], b[4], b[5]);
-        return 0;
-}
+/* ---- names and values (the rules: basic/rules.h) ---------------------- */
 
 void vm_mac_derive(const char *lab, const char *name, char ret[static 18]) {
         /* FNV-1a over "LAB\0NAME": stable across releases and machines. */
@@ -101,7 +49,7 @@ char *vm_vars_path(const struct vm_config *c) {
 char *vm_disk_path(const struct vm_config *c) {
         if (!c->disk)
                 return NULL;
-        if (vm_disk_is_size(c->disk))
+        if (rule_disk_is_size(c->disk))
                 return path_join(c->vm_dir, "disk.qcow2");
         return xstrdup(c->disk);
 }
@@ -145,10 +93,10 @@ static char *qemu_escape(const char *s) {
 
 int vm_build_argv(const struct vm_config *c, char ***ret) {
         struct strv_builder b = {};
-        bool uefi = streq(c->firmware, "uefi") || streq(c->firmware, "uefi-pxe");
+        bool uefi = firmware_is_uefi(firmware_from_string(c->firmware));
         _cleanup_free_ char *log = NULL, *disk = NULL;
 
-        if (!vm_firmware_valid(c->firmware) || strempty(c->name) || strempty(c->mac) || strempty(c->tap) ||
+        if (firmware_from_string(c->firmware) < 0 || strempty(c->name) || strempty(c->mac) || strempty(c->tap) ||
             strempty(c->run_dir) || strempty(c->vm_dir) || c->memory <= 0)
                 return -EINVAL;
         {
@@ -211,7 +159,7 @@ int vm_prepare(const struct vm_config *c) {
         r = mkdir_p(c->vm_dir, 0700);
         if (r < 0)
                 return log_error_errno(r, "Failed to create '%s'", c->vm_dir);
-        if (streq(c->firmware, "uefi") || streq(c->firmware, "uefi-pxe")) {
+        if (firmware_is_uefi(firmware_from_string(c->firmware))) {
                 _cleanup_free_ char *vars = vm_vars_path(c);
                 if (access(vars, F_OK) < 0) {
                         r = copy_file(VM_OVMF_VARS, vars, 0600);
@@ -223,7 +171,7 @@ int vm_prepare(const struct vm_config *c) {
                         return log_error_errno(errno, "Failed to read '%s' (is the ovmf package installed?)",
                                                VM_OVMF_CODE);
         }
-        if (disk && vm_disk_is_size(c->disk)) {
+        if (disk && rule_disk_is_size(c->disk)) {
                 if (access(disk, F_OK) < 0) {
                         char *argv[] = { "qemu-img", "create", "-q", "-f", "qcow2", disk, (char *) c->disk, NULL };
                         r = run_program(argv, NULL);
@@ -251,15 +199,11 @@ static json_t *vms_of(json_t *st, bool create) {
         return vms;
 }
 
-static const char *rec_str(json_t *rec, const char *key) {
-        return json_string_value(json_object_get(rec, key));
-}
-
 static bool vms_use(json_t *vms, const char *key, const char *value, const char *except) {
         const char *name;
         json_t *rec;
         json_object_foreach(vms, name, rec)
-                if (!streq(name, except) && streq(rec_str(rec, key), value))
+                if (!streq(name, except) && streq(json_str(rec, key), value))
                         return true;
         return false;
 }
@@ -340,14 +284,14 @@ static void config_from_record(struct vm_config *c, const char *lab, const char 
         *c = (struct vm_config) {
                 .lab = lab,
                 .name = name,
-                .firmware = rec_str(rec, "firmware"),
-                .mac = rec_str(rec, "mac"),
+                .firmware = json_str(rec, "firmware"),
+                .mac = json_str(rec, "mac"),
                 .memory = json_integer_value(json_object_get(rec, "memory")),
-                .disk = rec_str(rec, "disk"),
-                .tap = rec_str(rec, "tap"),
-                .run_dir = rec_str(st, "run_dir"),
-                .vm_dir = rec_str(rec, "dir"),
-                .kvm = streq(rec_str(rec, "accel"), "kvm"),
+                .disk = json_str(rec, "disk"),
+                .tap = json_str(rec, "tap"),
+                .run_dir = json_str(st, "run_dir"),
+                .vm_dir = json_str(rec, "dir"),
+                .kvm = streq(json_str(rec, "accel"), "kvm"),
                 .vnc = -1,
                 /* A guest OS (not the boot firmware) leaves TCP/UDP checksums
                  * to the NIC by default; ovs-vswitchd's userspace (netdev)
@@ -357,9 +301,9 @@ static void config_from_record(struct vm_config *c, const char *lab, const char 
                  * timed out; with csum=off it worked). Off on every OVS lab:
                  * the record does not say which datapath a borrowed bridge
                  * has, and the cost is only the guest's own checksumming. */
-                .nic_csum_off = streq(rec_str(json_object_get(st, "bridge"), "type"), "ovs"),
+                .nic_csum_off = streq(json_str(json_object_get(st, "bridge"), "type"), "ovs"),
         };
-        c->vnc = vnc_display(rec_str(rec, "vnc"));
+        c->vnc = vnc_display(json_str(rec, "vnc"));
 }
 
 /* The units run with ProtectHome=yes: these trees are invisible to QEMU. */
@@ -378,35 +322,40 @@ static int make_record(const char *lab, json_t *st, json_t *vms, const struct vm
                        bool kvm, bool *usage, json_t **ret) {
         json_t *old = json_object_get(vms, name);
         const char *firmware = req->firmware ? req->firmware : "bios";
-        const char *state_dir = rec_str(st, "state_dir");
+        const char *state_dir = json_str(st, "state_dir");
         long memory = req->memory ? req->memory : VM_MEMORY_DEFAULT;
         _cleanup_free_ char *tap = NULL, *disk = NULL, *dir = NULL, *vnc = NULL, *svc = NULL, *unit = NULL, *log = NULL;
         char mac[18];
         int r;
 
         *usage = true;
-        if (!vm_firmware_valid(firmware)) {
-                log_error("Unknown firmware '%s' (bios, uefi or uefi-pxe)", firmware);
+        if (firmware_from_string(firmware) < 0) {
+                log_error("Unknown firmware '%s' (" FIRMWARE_CHOICES ")", firmware);
                 return -EINVAL;
         }
-        if (memory < VM_MEMORY_MIN || memory > VM_MEMORY_MAX) {
+        if (!rule_memory_valid(memory)) {
                 log_error("Memory '%ld' is out of range (%d..%d MiB)", memory, VM_MEMORY_MIN, VM_MEMORY_MAX);
                 return -EINVAL;
         }
         if (req->mac) {
-                if (vm_mac_parse(req->mac, mac) < 0) {
-                        log_error("'%s' is not a valid unicast MAC address", req->mac);
+                /* the profile's rule: ':' or '-', unicast, not zero */
+                enum mac_verdict v = rule_mac_parse(req->mac, mac);
+                if (v != MAC_OK) {
+                        log_error("'%s' is not a valid unicast MAC address (%s)", req->mac,
+                                  v == MAC_MULTICAST ? "a multicast address" :
+                                  v == MAC_ZERO ? "the all-zero address" :
+                                  "six hex pairs separated by ':' or '-'");
                         return -EINVAL;
                 }
-        } else if (old && rec_str(old, "mac"))
-                snprintf(mac, sizeof(mac), "%s", rec_str(old, "mac"));
+        } else if (old && json_str(old, "mac"))
+                snprintf(mac, sizeof(mac), "%s", json_str(old, "mac"));
         else
                 vm_mac_derive(lab, name, mac);
         if (vms_use(vms, "mac", mac, name)) {
                 log_error("MAC '%s' is already used by another VM of lab '%s'", mac, lab);
                 return -EEXIST;
         }
-        if (req->disk && vm_disk_is_size(req->disk))
+        if (req->disk && rule_disk_is_size(req->disk))
                 disk = xstrdup(req->disk);
         else if (req->disk) {
                 disk = realpath(req->disk, NULL);
@@ -419,14 +368,14 @@ static int make_record(const char *lab, json_t *st, json_t *vms, const struct vm
                         return -EACCES;
                 }
         }
-        if (!state_dir || !rec_str(st, "run_dir") || !rec_str(json_object_get(st, "bridge"), "name")) {
+        if (!state_dir || !json_str(st, "run_dir") || !json_str(json_object_get(st, "bridge"), "name")) {
                 *usage = false;
                 log_error("The record of lab '%s' lacks its directories or bridge", lab);
                 return -EBADMSG;
         }
         *usage = false;
-        if (old && rec_str(old, "tap"))
-                tap = xstrdup(rec_str(old, "tap"));
+        if (old && json_str(old, "tap"))
+                tap = xstrdup(json_str(old, "tap"));
         else {
                 r = pick_tap(lab, vms, &tap);
                 if (r < 0)
@@ -443,7 +392,7 @@ static int make_record(const char *lab, json_t *st, json_t *vms, const struct vm
         dir = xasprintf("%s/vm/%s", state_dir, name);
         svc = xasprintf("vm-%s", name);
         unit = lab_unit_name(lab, svc);
-        log = vm_log_path(&(struct vm_config) { .run_dir = rec_str(st, "run_dir"), .name = name });
+        log = vm_log_path(&(struct vm_config) { .run_dir = json_str(st, "run_dir"), .name = name });
         *ret = json_pack("{s:s, s:s, s:s, s:I, s:s?, s:s, s:s, s:s, s:s, s:s, s:s?}",
                          "name", name, "firmware", firmware, "mac", mac, "memory", (json_int_t) memory,
                          "disk", disk, "tap", tap, "unit", unit, "log", log, "dir", dir,
@@ -455,7 +404,7 @@ void vm_request_from_decl(const struct vm_decl *d, struct vm_request *req) {
         if (!req->name)
                 req->name = d->name;
         if (!req->firmware)
-                req->firmware = d->firmware;
+                req->firmware = firmware_to_string(d->firmware);
         if (!req->mac)
                 req->mac = d->mac;
         if (!req->memory)
@@ -467,9 +416,9 @@ void vm_request_from_decl(const struct vm_decl *d, struct vm_request *req) {
 /* Undoes a start that failed half-way: unit, port, tap, record. */
 static void start_rollback(sd_bus *bus, const char *lab, json_t *st, const char *name, json_t *rec, bool unit) {
         if (unit)
-                (void) units_stop(bus, rec_str(rec, "unit"));
-        (void) labbridge_detach(st, rec_str(rec, "tap"));
-        (void) link_delete(rec_str(rec, "tap"));
+                (void) units_stop(bus, json_str(rec, "unit"));
+        (void) labbridge_detach(st, json_str(rec, "tap"));
+        (void) link_delete(json_str(rec, "tap"));
         json_object_del(vms_of(st, true), name);
         (void) state_save(lab, st);
 }
@@ -496,15 +445,15 @@ static int start_unit(sd_bus *bus, const char *lab, const struct vm_config *c, j
         /* QEMU may write its log, its own dir and the disk image only. */
         rw[0] = (char *) c->run_dir;
         rw[1] = (char *) c->vm_dir;
-        disk = rec_str(rec, "disk");
+        disk = json_str(rec, "disk");
         /* An image where the sandbox hides it (/tmp, homes) is bound in. */
-        if (disk && !vm_disk_is_size(disk) && units_path_hidden(disk))
+        if (disk && !rule_disk_is_size(disk) && units_path_hidden(disk))
                 hidden_rw[0] = (char *) disk;
-        else if (disk && !vm_disk_is_size(disk))
+        else if (disk && !rule_disk_is_size(disk))
                 rw[2] = (char *) disk;
         description = xasprintf("pxelab VM %s of lab %s (%s)", c->name, lab, c->firmware);
         return units_start(bus, &(struct unit_spec) {
-                .name = rec_str(rec, "unit"),
+                .name = json_str(rec, "unit"),
                 .slice = slice,
                 .description = description,
                 .argv = argv,
@@ -588,15 +537,15 @@ int vm_start(sd_bus *bus, const char *lab, json_t *st, const struct vm_request *
         if (ret_usage)
                 *ret_usage = false;
         name = req->name ? xstrdup(req->name) : next_free_name(vms);
-        if (!vm_name_valid(name)) {
+        if (!rule_name_valid(name)) {
                 if (ret_usage)
                         *ret_usage = true;
                 log_error("'%s' is not a valid VM name ([a-z0-9][a-z0-9_-]*, at most %d characters)", name,
-                          VM_NAME_MAX);
+                          RULE_NAME_MAX);
                 return -EINVAL;
         }
         rec = json_object_get(vms, name);
-        if (rec && vm_unit_active(bus, rec_str(rec, "unit"))) {
+        if (rec && vm_unit_active(bus, json_str(rec, "unit"))) {
                 if (ret_usage)
                         *ret_usage = true;
                 log_error("VM '%s' of lab '%s' is already running", name, lab);
@@ -606,13 +555,13 @@ int vm_start(sd_bus *bus, const char *lab, json_t *st, const struct vm_request *
         eff = *req;
         if (rec) {
                 if (!eff.firmware)
-                        eff.firmware = rec_str(rec, "firmware");
+                        eff.firmware = json_str(rec, "firmware");
                 if (!eff.memory)
                         eff.memory = json_integer_value(json_object_get(rec, "memory"));
                 if (!eff.disk)
-                        eff.disk = rec_str(rec, "disk");
+                        eff.disk = json_str(rec, "disk");
                 if (!eff.vnc)
-                        eff.vnc = rec_str(rec, "vnc") != NULL;
+                        eff.vnc = json_str(rec, "vnc") != NULL;
         }
         qemu = qemu_binary();
         r = accel_choose(qemu, &accel);
@@ -652,11 +601,11 @@ int vm_start(sd_bus *bus, const char *lab, json_t *st, const struct vm_request *
         since = now_usec();
         r = start_unit(bus, lab, &c, rec, watch);
         if (watch && (r >= 0 || r == -ECHILD)) {
-                int e = ended_early(bus, rec_str(rec, "unit"), since, &how);
+                int e = ended_early(bus, json_str(rec, "unit"), since, &how);
                 if (e > 0)
                         r = restart_under_tcg(bus, lab, st, &c, rec, how, &accel);
                 else if (e == 0 && r == -ECHILD)
-                        log_error("Failed to start unit '%s': it did not stay up", rec_str(rec, "unit"));
+                        log_error("Failed to start unit '%s': it did not stay up", json_str(rec, "unit"));
         }
         if (r < 0) {
                 start_rollback(bus, lab, st, name, rec, true);
@@ -678,13 +627,13 @@ int vm_stop(sd_bus *bus, const char *lab, json_t *st, const char *name) {
 
         if (!rec)
                 return -ENOENT;
-        r = units_stop(bus, rec_str(rec, "unit"));
+        r = units_stop(bus, json_str(rec, "unit"));
         if (r < 0)
                 ret = r;
-        if (rec_str(rec, "tap")) {
-                r = labbridge_detach(st, rec_str(rec, "tap"));
+        if (json_str(rec, "tap")) {
+                r = labbridge_detach(st, json_str(rec, "tap"));
                 if (r >= 0)
-                        r = link_delete(rec_str(rec, "tap"));
+                        r = link_delete(json_str(rec, "tap"));
                 if (r < 0 && ret == 0)
                         ret = r;
         }
@@ -708,10 +657,6 @@ int vm_stop_all(sd_bus *bus, const char *lab, json_t *st) {
         return ret;
 }
 
-static int cmp_str(const void *a, const void *b) {
-        return strcmp(*(char *const *) a, *(char *const *) b);
-}
-
 json_t *vm_status_json(sd_bus *bus, const char *lab, json_t *st) {
         json_t *vms = vms_of(st, false), *arr = json_array(), *rec;
         const char **names = xcalloc(json_object_size(vms) + 1, sizeof(char *));
@@ -720,13 +665,13 @@ json_t *vm_status_json(sd_bus *bus, const char *lab, json_t *st) {
 
         json_object_foreach(vms, name, rec)
                 names[n++] = name;
-        qsort(names, n, sizeof(char *), cmp_str);
+        qsort(names, n, sizeof(char *), strcmp_ptr);
         for (size_t i = 0; i < n; i++) {
                 json_t *o = json_deep_copy(json_object_get(vms, names[i]));
                 struct unit_status us = {};
                 const char *state = "unknown";
 
-                if (bus && units_status(bus, rec_str(o, "unit"), &us) >= 0)
+                if (bus && units_status(bus, json_str(o, "unit"), &us) >= 0)
                         state = us.loaded ? us.active_state : "inactive";
                 json_object_set_new(o, "lab", json_string(lab));
                 json_object_set_new(o, "active_state", json_string(state));

@@ -18,14 +18,12 @@
 #include <stdbool.h>
 #include <systemd/sd-bus.h>
 
+#include "basic/rules.h"
 #include "host/accel.h"
 #include "profile/profile.h"
 
 #define VM_OVMF_CODE "/usr/share/OVMF/OVMF_CODE_4M.fd"
 #define VM_OVMF_VARS "/usr/share/OVMF/OVMF_VARS_4M.fd"
-#define VM_MEMORY_DEFAULT 512
-#define VM_MEMORY_MIN 128
-#define VM_MEMORY_MAX 65536
 
 struct vm_config {
         const char *lab;
@@ -42,18 +40,8 @@ struct vm_config {
         bool nic_csum_off;      /* the guest fills in its own checksums (OVS labs) */
 };
 
-/* Firmware names: "bios" (SeaBIOS + QEMU's iPXE option ROM), "uefi" (OVMF +
- * QEMU's iPXE EFI ROM: iPXE starts from the ROM, no TFTP), "uefi-pxe" (OVMF's
- * own PXE: DHCP arch 7, TFTP ipxe.efi, then iPXE). */
-bool vm_firmware_valid(const char *s);
-/* [a-z0-9][a-z0-9_-]*, at most 32 characters. */
-bool vm_name_valid(const char *s);
-/* "20G", "512M", "1T": 1-6 digits, not all zero, then M, G or T. */
-bool vm_disk_is_size(const char *s);
-
-/* Parses a MAC (colon separated, any case) into lower case "xx:..:xx".
- * -EINVAL for a malformed or multicast address. */
-int vm_mac_parse(const char *s, char ret[static 18]);
+/* The rules of names, firmware, MACs, memory and disks are the profile's:
+ * basic/rules.h. */
 /* The MAC a VM gets when none is given: 52:54:00 and three bytes of a hash
  * of LAB and NAME, so it is the same on every start. */
 void vm_mac_derive(const char *lab, const char *name, char ret[static 18]);

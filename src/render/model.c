@@ -5,15 +5,11 @@
 #include <stdlib.h>
 
 #include "render/model.h"
+#include "basic/rules.h"
 #include "basic/util.h"
-#include "kinds/windows.h"
 
 static const char *ipstr(struct in_addr a, char buf[static INET_ADDRSTRLEN]) {
         return inet_ntop(AF_INET, &a, buf, INET_ADDRSTRLEN);
-}
-
-static struct in_addr netmask_of(unsigned prefix) {
-        return (struct in_addr) { .s_addr = htonl(prefix ? 0xffffffffu << (32 - prefix) : 0) };
 }
 
 char *model_ula_prefix(const char *lab) {
@@ -26,73 +22,42 @@ char *model_ula_prefix(const char *lab) {
                          (unsigned) (h >> 16) & 0xffff, (unsigned) h & 0xffff);
 }
 
-static char *base_name(const char *path) {
-        const char *s = strrchr(path, '/');
-        return xstrdup(s ? s + 1 : path);
-}
-
-/* A boot file served by nginx under /files/ENTRY/NAME (an exact alias, no
- * directory is exposed). Appends it to FILES and returns its object. The
- * path served is the file's real path, resolved now: nginx refuses every
- * symlink on the way (disable_symlinks), so one planted later is not
- * followed. Its NAME stays the one the profile gave. */
-static json_t *add_file(json_t *files, const char *base, const char *entry, const char *path,
-                        const char *name) {
-        _cleanup_free_ char *n = name ? xstrdup(name) : base_name(path);
-        _cleanup_free_ char *url_path = xasprintf("/files/%s/%s", entry, n), *real = realpath(path, NULL);
-        json_t *f = json_pack("{s:s, s:s, s:s, s:s}", "name", n, "path", real ? real : path, "url_path", url_path,
-                              "url", "");
-        json_object_set_new(f, "url", json_sprintf("%s%s", base, url_path));
+json_t *model_serve(json_t *files, const char *base, const char *entry, const char *path, const char *name) {
+        _cleanup_free_ char *url_path = xasprintf("/files/%s/%s", entry, name), *real = realpath(path, NULL);
+        json_t *f = json_pack("{s:s, s:s, s:s, s:s+}", "name", name, "path", real ? real : path, "url_path", url_path,
+                              "url", base, url_path);
         json_array_append_new(files, f);
         return f;       /* borrowed: FILES holds it */
 }
 
-static json_t *boot_linux(const struct boot_entry *b, json_t *files, const char *base) {
-        json_t *o = json_object(), *initrds = json_array();
-        _cleanup_free_ char *cmdline = NULL;
-        size_t len = 0;
-        FILE *f = open_memstream(&cmdline, &len);
-
-        json_object_set_new(o, "kernel", json_deep_copy(add_file(files, base, b->name, b->kernel, b->kernel_name)));
-        /* UEFI kernels need initrd=NAME for every initrd or they panic. */
-        for (size_t i = 0; i < b->n_initrd; i++) {
-                json_t *fi = add_file(files, base, b->name, b->initrd[i], b->initrd_name[i]);
-                json_array_append_new(initrds, json_deep_copy(fi));
-                fprintf(f, "%sinitrd=%s", i ? " " : "", json_string_value(json_object_get(fi, "name")));
-        }
-        if (!strempty(b->cmdline))
-                fprintf(f, "%s%s", b->n_initrd ? " " : "", b->cmdline);
-        fclose(f);
-        json_object_set_new(o, "initrds", initrds);
-        json_object_set_new(o, "cmdline", json_string(b->cmdline ? b->cmdline : ""));
-        json_object_set_new(o, "full_cmdline", json_string(cmdline));
-        return o;
+static const struct render_kind *render_kind_of(const struct render_kind *const *kinds, const struct boot_entry *b) {
+        for (size_t i = 0; kinds[i]; i++)
+                if (streq(kinds[i]->name, b->kind->name))
+                        return kinds[i];
+        return NULL;
 }
 
 static const char *default_entry(const struct profile *p) {
         return p->menu.default_entry ? p->menu.default_entry : p->boots[0].name;
 }
 
-static json_t *boot_entry_json(const struct profile *p, const struct boot_entry *b, json_t *files,
-                               const char *base, const char *run_dir) {
-        json_t *o;
-        const char *kind = boot_kind_to_string(b->kind);
+static json_t *boot_entry_json(const struct profile *p, const struct render_kind *const *kinds,
+                               const struct boot_entry *b, json_t *files, const char *base, const char *run_dir) {
+        const struct render_kind *k = render_kind_of(kinds, b);
+        const struct model_entry me = { .p = p, .b = b, .run_dir = run_dir, .base = base, .files = files };
+        json_t *o = json_object();
 
-        o = b->kind == BOOT_LINUX ? boot_linux(b, files, base) : json_object();
-        /* wimboot, windows: windows.c */
-        if ((b->kind == BOOT_WIMBOOT || b->kind == BOOT_WINDOWS) &&
-            windows_entry_json(p, b, run_dir, base, files, o) < 0) {
+        /* the kind's own members first (kinds/KIND.c) */
+        if (k && k->entry_model && k->entry_model(&me, o) < 0) {
                 json_decref(o);
                 return NULL;
         }
         json_object_set_new(o, "name", json_string(b->name));
         json_object_set_new(o, "title", json_string(b->title ? b->title : b->name));
-        json_object_set_new(o, "kind", json_string(kind));
+        json_object_set_new(o, "kind", json_string(b->kind->name));
         json_object_set_new(o, "script", json_sprintf("boot/%s.ipxe", b->name));
         json_object_set_new(o, "script_url", json_sprintf("%s/boot/%s.ipxe", base, b->name));
         json_object_set_new(o, "is_default", json_boolean(streq(b->name, default_entry(p))));
-        if (b->url)
-                json_object_set_new(o, "url", json_string(b->url));
         return o;
 }
 
@@ -121,9 +86,10 @@ static json_t *hosts_json(const struct profile *p, json_t **ret_with_boot) {
         return hosts;
 }
 
-int model_build(const struct profile *p, const char *run_dir, const char *state_dir, json_t **ret) {
+int model_build(const struct profile *p, const struct render_kind *const *kinds, const char *run_dir,
+                const char *state_dir, json_t **ret) {
         char a[INET_ADDRSTRLEN], b[INET_ADDRSTRLEN];
-        struct in_addr mask = netmask_of(p->bridge.prefix);
+        struct in_addr mask = { .s_addr = htonl(rule_netmask(p->bridge.prefix)) };
         struct in_addr net = { .s_addr = p->bridge.addr.s_addr & mask.s_addr };
         _cleanup_free_ char *base = xasprintf("http://%s", ipstr(p->bridge.addr, a));
         _cleanup_free_ char *ula = model_ula_prefix(p->lab);
@@ -133,7 +99,7 @@ int model_build(const struct profile *p, const char *run_dir, const char *state_
         bool nat = !streq(p->bridge.uplink, "none");
 
         for (size_t i = 0; i < p->n_boots; i++) {
-                json_t *e = boot_entry_json(p, &p->boots[i], files, base, run_dir);
+                json_t *e = boot_entry_json(p, kinds, &p->boots[i], files, base, run_dir);
                 if (!e) {
                         json_decref(files);
                         json_decref(boots);
@@ -177,7 +143,10 @@ int model_build(const struct profile *p, const char *run_dir, const char *state_
         json_object_set_new(m, "files", files);
         json_object_set_new(m, "hosts", hosts);
         json_object_set_new(m, "hosts_with_boot", with_boot);
-        json_object_set_new(m, "smb", windows_smb_json(p, run_dir, state_dir));
+        /* lab-wide members of the kinds ("smb") */
+        for (size_t i = 0; kinds[i]; i++)
+                if (kinds[i]->lab_key)
+                        json_object_set_new(m, kinds[i]->lab_key, kinds[i]->lab_model(p, run_dir, state_dir));
         json_object_set_new(m, "loaders", json_pack("{s:s, s:s, s:s}", "bios", "undionly.kpxe",
                                                     "efi", "ipxe.efi", "snponly", "snponly.efi"));
         *ret = m;

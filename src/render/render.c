@@ -6,17 +6,12 @@
 
 #include "basic/log.h"
 #include "render/model.h"
-#include "render/mustache.h"
 #include "render/render.h"
+#include "render/template.h"
 #include "basic/util.h"
-#include "kinds/windows.h"
 
 static const char *const loaders[] = { "undionly.kpxe", "ipxe.efi", "snponly.efi" };
 
-/* Templates come from the profile's own dir too: each is read whole, and a
- * FIFO or /dev/zero there must not hang or exhaust `up`. The shipped ones
- * are a few KiB. */
-#define MAX_TEMPLATE_SIZE (1024 * 1024)
 /* The loaders ($PXELAB_IPXE_DIR) are copied through memory; Debian's are
  * under 1.1 MiB. */
 #define MAX_LOADER_SIZE (16 * 1024 * 1024)
@@ -24,92 +19,6 @@ static const char *const loaders[] = { "undionly.kpxe", "ipxe.efi", "snponly.efi
 const char *ipxe_dir(void) {
         const char *e = getenv("PXELAB_IPXE_DIR");
         return strempty(e) ? "/usr/lib/ipxe" : e;
-}
-
-/* Template search order: the profile's `templates` dir, $PXELAB_TEMPLATES,
- * templates/ next to the binary (build tree), the installed share dir. */
-static char *template_path(const struct profile *p, const char *file) {
-        char exe[PATH_MAX];
-        ssize_t n;
-        const char *env = getenv("PXELAB_TEMPLATES");
-        char *c;
-
-        if (p && p->templates) {
-                c = path_join(p->templates, file);
-                if (access(c, F_OK) == 0)
-                        return c;
-                free(c);
-        }
-        if (!strempty(env)) {
-                c = path_join(env, file);
-                if (access(c, F_OK) == 0)
-                        return c;
-                free(c);
-        }
-        n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-        if (n > 0) {
-                const char *bindir;
-                exe[n] = 0;
-                bindir = dirname(exe);
-                c = xasprintf("%s/templates/%s", bindir, file);
-                if (access(c, F_OK) == 0)
-                        return c;
-                free(c);
-                c = xasprintf("%s/../share/pxelab/templates/%s", bindir, file);
-                if (access(c, F_OK) == 0)
-                        return c;
-                free(c);
-        }
-        return xasprintf("%s/templates/%s", PXELAB_DATADIR, file);
-}
-
-static int load_partial(const char *name, char **ret, void *userdata) {
-        _cleanup_free_ char *file = xasprintf("%s.mustache", name);
-        _cleanup_free_ char *path = template_path(userdata, file);
-        int r = read_regular_file(path, MAX_TEMPLATE_SIZE, ret, NULL);
-        return r == -ENOENT ? -ENOENT : r;
-}
-
-int render_template(const struct profile *p, const char *name, json_t *data, char **ret) {
-        _cleanup_free_ char *file = xasprintf("%s.mustache", name), *path = template_path(p, file);
-        _cleanup_free_ char *tmpl = NULL, *err = NULL;
-        int r;
-
-        r = read_regular_file(path, MAX_TEMPLATE_SIZE, &tmpl, NULL);
-        if (r < 0) {
-                char what[64];
-                log_error("Failed to read template '%s': %s", path,
-                          read_regular_file_error(r, MAX_TEMPLATE_SIZE, what, sizeof(what)));
-                return r == -EINVAL || r == -EFBIG ? -EINVAL : r;
-        }
-        r = mustache_render(tmpl, data, load_partial, (void *) p, ret, &err);
-        if (r < 0) {
-                if (err)
-                        log_error("%s:%s", path, err + (strncmp(err, "line ", 5) == 0 ? 5 : 0));
-                else
-                        log_error_errno(r, "Failed to render template '%s'", path);
-                return r;
-        }
-        return 0;
-}
-
-/* Writes DST only when its content differs; *changed tells whether it did. */
-static int write_if_changed(const char *dst, const char *data, mode_t mode, bool *changed) {
-        int r = write_file_if_changed(dst, data, strlen(data), mode);
-        if (r < 0)
-                return log_error_errno(r, "Failed to write '%s'", dst);
-        if (changed)
-                *changed = r > 0;
-        return 0;
-}
-
-static int render_to(const struct profile *p, const char *tmpl, json_t *data, const char *dst,
-                     mode_t mode, bool *changed) {
-        _cleanup_free_ char *out = NULL;
-        int r = render_template(p, tmpl, data, &out);
-        if (r < 0)
-                return r;
-        return write_if_changed(dst, out, mode, changed);
 }
 
 /* The lab's run dir is 0711: the services, which run as nobody after they
@@ -210,7 +119,7 @@ static int render_scripts(const struct profile *p, json_t *model, const char *ru
                 _cleanup_free_ char *dst = xasprintf("%s/http/%s", run_dir,
                                                      json_string_value(json_object_get(e, "script")));
                 json_object_set(model, "entry", e);
-                r = render_to(p, tmpl_of(e, tmpl, sizeof(tmpl)), model, dst, 0644, NULL);
+                r = template_render_to(p, tmpl_of(e, tmpl, sizeof(tmpl)), model, dst, 0644, NULL);
                 json_object_del(model, "entry");
                 if (r < 0)
                         return r;
@@ -228,8 +137,8 @@ static const char *host_template(json_t *e, char *buf, size_t n) {
         return buf;
 }
 
-int render_lab(const struct profile *p, const char *run_dir, const char *state_dir,
-               json_t **ret_model, struct render_changes *changes) {
+int render_lab(const struct profile *p, const struct render_kind *const *kinds, const char *run_dir,
+               const char *state_dir, json_t **ret_model, struct render_changes *changes) {
         _cleanup_free_ char *dnsmasq = path_join(run_dir, "dnsmasq.conf"), *nginx = path_join(run_dir, "nginx.conf");
         _cleanup_free_ char *boot = path_join(run_dir, "http/boot.ipxe"), *menu = path_join(run_dir, "http/menu.ipxe");
         struct render_changes ch = {};
@@ -242,7 +151,7 @@ int render_lab(const struct profile *p, const char *run_dir, const char *state_d
         r = make_lease_file(state_dir);
         if (r < 0)
                 return r;
-        r = model_build(p, run_dir, state_dir, &model);
+        r = model_build(p, kinds, run_dir, state_dir, &model);
         if (r < 0)
                 return r;
         r = copy_loaders(run_dir);
@@ -254,20 +163,25 @@ int render_lab(const struct profile *p, const char *run_dir, const char *state_d
         r = render_scripts(p, model, run_dir, "hosts", json_object_get(model, "hosts_with_boot"), host_template);
         if (r < 0)
                 goto out;
-        /* Windows entries: smb.conf, credentials, winpeshl.ini, install.cmd. */
-        r = windows_render(p, model, &ch.smbd);
+        /* What the kinds render beyond their entries' scripts (windows:
+         * smb.conf, credentials, winpeshl.ini, install.cmd). */
+        for (size_t i = 0; kinds[i]; i++) {
+                if (!kinds[i]->render)
+                        continue;
+                r = kinds[i]->render(p, model, &ch);
+                if (r < 0)
+                        goto out;
+        }
+        r = template_render_to(p, "boot.ipxe", model, boot, 0644, NULL);
         if (r < 0)
                 goto out;
-        r = render_to(p, "boot.ipxe", model, boot, 0644, NULL);
+        r = template_render_to(p, "menu.ipxe", model, menu, 0644, NULL);
         if (r < 0)
                 goto out;
-        r = render_to(p, "menu.ipxe", model, menu, 0644, NULL);
+        r = template_render_to(p, "dnsmasq.conf", model, dnsmasq, 0600, &ch.dnsmasq);
         if (r < 0)
                 goto out;
-        r = render_to(p, "dnsmasq.conf", model, dnsmasq, 0600, &ch.dnsmasq);
-        if (r < 0)
-                goto out;
-        r = render_to(p, "nginx.conf", model, nginx, 0600, &ch.nginx);
+        r = template_render_to(p, "nginx.conf", model, nginx, 0600, &ch.nginx);
         if (r < 0)
                 goto out;
         if (changes)

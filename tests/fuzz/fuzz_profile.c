@@ -1,10 +1,11 @@
 /* libFuzzer target: any bytes as a profile. profile_parse() must never
  * crash, leak or hang; a profile it accepts must free cleanly and answer
- * profile_line(), and every error must be one "fuzz.conf..." line. */
+ * profile_line(), kinds_profile(), and every error must be one "fuzz.conf..." line. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "kinds/kind.h"
 #include "profile/profile.h"
 #include "basic/util.h"
 
@@ -16,7 +17,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 return 0;
         memcpy(buf, data, size);
         buf[size] = 0;
-        if (profile_parse("fuzz.conf", buf, &errors, &p) == 0) {
+        if (profile_parse("fuzz.conf", buf, kinds_profile(), &errors, &p) == 0) {
                 if (!p || errors)
                         abort();
                 (void) profile_line(p, "bridge.address");

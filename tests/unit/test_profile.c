@@ -15,6 +15,12 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include "kinds/chain.h"
+#include "kinds/kind.h"
+#include "kinds/linux.h"
+#include "kinds/wimboot.h"
+#include "kinds/windows.h"
+#include "profile/build.h"
 #include "profile/profile.h"
 #include "basic/util.h"
 
@@ -35,7 +41,7 @@ static void assert_errors(const char *path, const char *buf, const char *expecte
         _cleanup_strv_free_ char **errors = NULL;
         _cleanup_free_ char *got = NULL;
         struct profile *p = NULL;
-        int r = profile_parse(path, buf, &errors, &p);
+        int r = profile_parse(path, buf, kinds_profile(), &errors, &p);
         assert_int_equal(r, -EINVAL);
         assert_null(p);
         assert_non_null(errors);
@@ -46,7 +52,7 @@ static void assert_errors(const char *path, const char *buf, const char *expecte
 static struct profile *parse_ok(const char *path, const char *buf) {
         char **errors = NULL;
         struct profile *p = NULL;
-        int r = profile_parse(path, buf, &errors, &p);
+        int r = profile_parse(path, buf, kinds_profile(), &errors, &p);
         if (r < 0) {
                 _cleanup_free_ char *got = join_lines(errors);
                 print_error("unexpected errors:\n%s", got);
@@ -157,9 +163,9 @@ static void test_defaults(void **state) {
         assert_int_equal(p->menu.timeout, 5);
         assert_int_equal(p->n_boots, 2);
         assert_string_equal(p->boots[0].title, "first");
-        assert_int_equal(p->boots[1].kind, BOOT_SHELL);
+        assert_string_equal(p->boots[1].kind->name, "shell");
         assert_int_equal(p->n_vms, 1);
-        assert_string_equal(p->vms[0].firmware, "bios");
+        assert_int_equal(p->vms[0].firmware, FIRMWARE_BIOS);
         assert_int_equal(p->vms[0].memory, 512);
         assert_null(p->vms[0].mac);
         assert_null(p->vms[0].disk);
@@ -201,8 +207,8 @@ static void test_everything_set_ok(void **state) {
         assert_string_equal(p->menu.title, "Lab (A) [1]: go!");
         assert_string_equal(p->menu.default_entry, "net");
         assert_int_equal(p->menu.timeout, 0);
-        assert_string_equal(p->boots[1].url, "https://boot.example/a/b.ipxe?x=1%20");
-        assert_string_equal(p->vms[0].firmware, "uefi-pxe");
+        assert_string_equal(chain_of(&p->boots[1])->url, "https://boot.example/a/b.ipxe?x=1%20");
+        assert_int_equal(p->vms[0].firmware, FIRMWARE_UEFI_PXE);
         assert_int_equal(p->vms[0].memory, 65536);
         assert_string_equal(p->vms[0].disk, "/l/img/v.qcow2");
         assert_true(p->vms[0].autostart);
@@ -217,7 +223,13 @@ static void test_paths(void **state) {
                 "boot \"w2\" { kind = \"wimboot\" wimboot = \"/opt/wimboot\" bcd = \"b\" boot_sdi = \"s\" wim = \"w\" }\n"
                 "boot \"win\" { kind = \"windows\" source = \"/srv/win11/\" unattend = \"u.xml\" drivers = \"virtio\"\n"
                 "              setup_args = \"/noreboot\" }\n");
-        const struct boot_entry *l = &p->boots[0], *w = &p->boots[1], *w2 = &p->boots[2], *win = &p->boots[3];
+        const struct linux_entry *l = linux_of(&p->boots[0]);
+        const struct wimboot_entry *w = wimboot_of(&p->boots[1]), *w2 = wimboot_of(&p->boots[2]);
+        const struct windows_entry *win = windows_of(&p->boots[3]);
+        assert_non_null(l);
+        assert_non_null(w);
+        assert_non_null(w2);
+        assert_non_null(win);
         assert_string_equal(l->kernel, "/srv/pxe/labs/k/vmlinuz");
         assert_int_equal(l->n_initrd, 2);
         assert_string_equal(l->initrd[0], "/abs/i.img");
@@ -232,7 +244,7 @@ static void test_paths(void **state) {
         assert_string_equal(w->inject[1], "/srv/pxe/labs/sub/b.cmd");
         assert_string_equal(w->args, "gui pause");
         assert_string_equal(w2->wimboot, "/opt/wimboot");
-        assert_int_equal(win->kind, BOOT_WINDOWS);
+        assert_ptr_equal(p->boots[3].kind, &kind_windows.profile);
         assert_string_equal(win->source, "/srv/win11");
         assert_string_equal(win->unattend, "/srv/pxe/labs/u.xml");
         assert_string_equal(win->drivers, "/srv/pxe/labs/virtio");
@@ -247,7 +259,7 @@ static void test_relative_profile_path(void **state) {
         want_dir = xasprintf("%s/tests", cwd);
         want_kernel = xasprintf("%s/tests/fixtures/vmlinuz", cwd);
         assert_string_equal(p->dir, want_dir);
-        assert_string_equal(p->boots[0].kernel, want_kernel);
+        assert_string_equal(linux_of(&p->boots[0])->kernel, want_kernel);
 }
 
 /* ".." is fine in a path; parsing keeps it (the filesystem resolves it in
@@ -257,14 +269,14 @@ static void test_dotdot_parses(void **state) {
                 "boot \"l\" { kind = \"linux\" kernel = \"../images/vmlinuz\" initrd = {\"../images/./initrd.img\"} }\n"
                 "boot \"w\" { kind = \"wimboot\" wimboot = \"/opt/x/../wimboot\" bcd = \"../pe/BCD\" boot_sdi = \"s\"\n"
                 "            wim = \"w\" inject = {\"../../tools/startnet.cmd\"} }\n");
-        assert_string_equal(p->boots[0].kernel, "/srv/labs/profiles/../images/vmlinuz");
-        assert_string_equal(p->boots[0].kernel_name, "vmlinuz");
-        assert_string_equal(p->boots[0].initrd[0], "/srv/labs/profiles/../images/initrd.img");
-        assert_string_equal(p->boots[0].initrd_name[0], "initrd.img");
-        assert_string_equal(p->boots[1].wimboot, "/opt/x/../wimboot");
-        assert_string_equal(p->boots[1].bcd, "/srv/labs/profiles/../pe/BCD");
-        assert_string_equal(p->boots[1].inject[0], "/srv/labs/profiles/../../tools/startnet.cmd");
-        assert_string_equal(p->boots[1].inject_name[0], "startnet.cmd");
+        assert_string_equal(linux_of(&p->boots[0])->kernel, "/srv/labs/profiles/../images/vmlinuz");
+        assert_string_equal(linux_of(&p->boots[0])->kernel_name, "vmlinuz");
+        assert_string_equal(linux_of(&p->boots[0])->initrd[0], "/srv/labs/profiles/../images/initrd.img");
+        assert_string_equal(linux_of(&p->boots[0])->initrd_name[0], "initrd.img");
+        assert_string_equal(wimboot_of(&p->boots[1])->wimboot, "/opt/x/../wimboot");
+        assert_string_equal(wimboot_of(&p->boots[1])->bcd, "/srv/labs/profiles/../pe/BCD");
+        assert_string_equal(wimboot_of(&p->boots[1])->inject[0], "/srv/labs/profiles/../../tools/startnet.cmd");
+        assert_string_equal(wimboot_of(&p->boots[1])->inject_name[0], "startnet.cmd");
         /* a file path must not end in "..": that is a directory */
         assert_errors("/srv/labs/profiles/lab.conf", GOOD_HEAD
                       "boot \"l\" { kind = \"linux\" kernel = \"../images/..\" initrd = {\"a/..\"} }\n",
@@ -319,12 +331,12 @@ static void test_wimboot_from_env(void **state) {
         struct profile *p;
         setenv("PXELAB_WIMBOOT", "/opt/ipxe/wimboot", 1);
         p = parse_ok("e.conf", GOOD_HEAD "boot \"w\" { kind = \"wimboot\" bcd = \"b\" boot_sdi = \"s\" wim = \"w\" }\n");
-        assert_string_equal(p->boots[0].wimboot, "/opt/ipxe/wimboot");
+        assert_string_equal(wimboot_of(&p->boots[0])->wimboot, "/opt/ipxe/wimboot");
         profile_free(p);
         /* the profile's own setting wins */
         p = parse_ok("e.conf", GOOD_HEAD "wimboot = \"/x/wimboot\"\n"
                      "boot \"w\" { kind = \"windows\" source = \"/s\" }\n");
-        assert_string_equal(p->boots[0].wimboot, "/x/wimboot");
+        assert_string_equal(windows_of(&p->boots[0])->wimboot, "/x/wimboot");
         profile_free(p);
         setenv("PXELAB_WIMBOOT", "/opt/ipxe/wim boot", 1);
         assert_errors("e.conf", GOOD_HEAD "boot \"w\" { kind = \"windows\" source = \"/s\" }\n",
@@ -418,7 +430,7 @@ static void test_lines(void **state) {
         assert_int_equal(profile_line(p, "boot.rescue.kernel"), 12);
         assert_int_equal(profile_line(p, "boot.rescue.initrd"), 14);
         assert_int_equal(profile_line(p, "boot.rescue.initrd[1]"), 15);
-        assert_int_equal(p->boots[0].n_initrd, 2);
+        assert_int_equal(linux_of(&p->boots[0])->n_initrd, 2);
         assert_int_equal(p->hosts[0].line, 18);
         assert_int_equal(profile_line(p, "host.h.mac"), 18);
         assert_int_equal(p->vms[0].line, 20);
@@ -515,14 +527,14 @@ static void test_check_files_resolves(void **state) {
         assert_int_equal(profile_check_files(p, &errors), 0);
         assert_null(errors);
         want = xasprintf("%s/images/vmlinuz", dir);
-        assert_string_equal(p->boots[0].kernel, want);
+        assert_string_equal(linux_of(&p->boots[0])->kernel, want);
         free(want);
         want = xasprintf("%s/images/initrd-6.1.img", dir);
-        assert_string_equal(p->boots[0].initrd[0], want);
-        assert_string_equal(p->boots[0].initrd_name[0], "initrd.img");
+        assert_string_equal(linux_of(&p->boots[0])->initrd[0], want);
+        assert_string_equal(linux_of(&p->boots[0])->initrd_name[0], "initrd.img");
         free(want);
         want = xasprintf("%s/images/vmlinuz", dir);
-        assert_string_equal(p->boots[1].kernel, want);
+        assert_string_equal(linux_of(&p->boots[1])->kernel, want);
         assert_string_equal(p->templates, dir);
         profile_free(p);
 
@@ -558,10 +570,10 @@ static void test_check_files_resolves(void **state) {
         assert_int_equal(profile_resolve_paths(p, &errors), 0);
         free(want);
         want = xasprintf("%s/images/vmlinuz", dir);
-        assert_string_equal(p->boots[0].kernel, want);
+        assert_string_equal(linux_of(&p->boots[0])->kernel, want);
         free(want);
         want = xasprintf("%s/profiles/../images/none.img", dir);
-        assert_string_equal(p->boots[0].initrd[0], want);
+        assert_string_equal(linux_of(&p->boots[0])->initrd[0], want);
         profile_free(p);
         p = parse_ok(conf, GOOD_HEAD "boot \"l\" { kind = \"linux\" kernel = \"spaced/vmlinuz\" }\n");
         assert_int_equal(profile_resolve_paths(p, &errors), -EINVAL);
@@ -592,7 +604,7 @@ static void test_check_files_unreadable(void **state) {
                 int ok;
                 if (setgid(65534) < 0 || setuid(65534) < 0)
                         _exit(3);
-                if (profile_parse(conf, buf, NULL, &p) < 0)
+                if (profile_parse(conf, buf, kinds_profile(), NULL, &p) < 0)
                         _exit(4);
                 ok = profile_check_files(p, &errors) == -ENOENT && errors && errors[0] && !errors[1] &&
                      strstr(errors[0], ":3: boot.l.kernel: 'vmlinuz' is not readable");
@@ -614,7 +626,7 @@ static void test_profile_load_prints(void **state) {
         assert_true(fd >= 0 && saved >= 0);
         fflush(stderr);
         dup2(fd, STDERR_FILENO);
-        assert_int_equal(profile_load("tests/bad-profiles/27-duplicate-mac-hosts.conf", &p), -EINVAL);
+        assert_int_equal(profile_load("tests/bad-profiles/27-duplicate-mac-hosts.conf", kinds_profile(), &p), -EINVAL);
         fflush(stderr);
         dup2(saved, STDERR_FILENO);
         close(saved);
@@ -624,7 +636,7 @@ static void test_profile_load_prints(void **state) {
         unlink(path);
         assert_string_equal(got, "tests/bad-profiles/27-duplicate-mac-hosts.conf:9: host.b.mac: "
                                  "'52:54:00:00:00:01' is already used by host.a on line 6\n");
-        assert_int_equal(profile_load("profiles/minimal.conf", &p), 0);
+        assert_int_equal(profile_load("profiles/minimal.conf", kinds_profile(), &p), 0);
         assert_string_equal(p->lab, "minimal");
         profile_free(p);
 }
@@ -633,14 +645,14 @@ static void test_profile_load_prints(void **state) {
 static void test_example_profiles(void **state) {
         struct profile *p = NULL;
         char **errors = NULL;
-        assert_int_equal(profile_parse("profiles/demo.conf", NULL, &errors, &p), 0);
+        assert_int_equal(profile_parse("profiles/demo.conf", NULL, kinds_profile(), &errors, &p), 0);
         assert_string_equal(p->lab, "demo");
         assert_int_equal(p->n_boots, 4);
         assert_string_equal(p->menu.default_entry, "rescue");
         assert_int_equal(p->n_hosts, 1);
         assert_int_equal(p->n_vms, 1);
         profile_free(p);
-        assert_int_equal(profile_parse("profiles/minimal.conf", NULL, &errors, &p), 0);
+        assert_int_equal(profile_parse("profiles/minimal.conf", NULL, kinds_profile(), &errors, &p), 0);
         assert_string_equal(p->bridge.name, "pxe-minimal");
         profile_free(p);
 }
@@ -654,7 +666,7 @@ static int cmpstr(const void *a, const void *b) {
 static char *check_output(const char *path) {
         _cleanup_strv_free_ char **errors = NULL;
         struct profile *p = NULL;
-        if (profile_parse(path, NULL, &errors, &p) < 0)
+        if (profile_parse(path, NULL, kinds_profile(), &errors, &p) < 0)
                 return join_lines(errors);
         profile_check_files(p, &errors);
         profile_free(p);
@@ -733,6 +745,74 @@ static void test_allow_host_ports(void **state) {
                       "/l/t.conf:1: bridge.allow_host_ports: '80/tcp' is listed twice (first on line 1)\n");
 }
 
+/* The parser knows no kind: it takes any table. A kind of the test's own,
+ * keeping its values in kind_data, parses; a kind not in the table is
+ * refused naming the table's kinds; another table's keys are unknown. */
+struct iso_data {
+        char *image;
+        char *label;
+};
+
+static const struct kind_key iso_keys[] = { { "image", KIND_KEY_STR }, { "label", KIND_KEY_STR }, {} };
+
+static void iso_build(struct entry_builder *eb, struct boot_entry *e) {
+        struct iso_data *d = xcalloc(1, sizeof(*d));
+        d->image = entry_path(eb, "image", true);
+        d->label = entry_text(eb, "label", CS_TITLE);
+        e->kind_data = d;
+}
+
+static void iso_done(struct boot_entry *e) {
+        struct iso_data *d = e->kind_data;
+        free(d->image);
+        free(d->label);
+        free(d);
+}
+
+static const struct profile_kind iso_kind = { .name = "iso", .keys = iso_keys, .build = iso_build, .done = iso_done };
+static const struct profile_kind bare_kind = { .name = "bare", .keys = (const struct kind_key[]) { {} } };
+static const struct profile_kind *const test_kinds[] = { &bare_kind, &iso_kind, NULL };
+
+static void test_kinds_injected(void **state) {
+        _cleanup_strv_free_ char **errors = NULL;
+        _cleanup_free_ char *got = NULL;
+        struct profile *p = NULL;
+        struct iso_data *d;
+
+        assert_int_equal(profile_parse("/srv/t.conf", GOOD_HEAD
+                                       "boot \"i\" { kind = \"iso\" image = \"x.iso\" label = \"Live\" }\n"
+                                       "boot \"b\" { kind = \"bare\" }\n", test_kinds, &errors, &p), 0);
+        assert_ptr_equal(p->boots[0].kind, &iso_kind);
+        d = p->boots[0].kind_data;
+        assert_string_equal(d->image, "/srv/x.iso");
+        assert_string_equal(d->label, "Live");
+        assert_ptr_equal(p->boots[1].kind, &bare_kind);
+        assert_null(p->boots[1].kind_data);
+        profile_free(p);
+        p = NULL;
+
+        assert_int_equal(profile_parse("t.conf", GOOD_HEAD
+                                       "boot \"l\" { kind = \"linux\" }\n"
+                                       "boot \"b\" {\n kind = \"bare\"\n image = \"x.iso\"\n}\n"
+                                       "boot \"i\" { kind = \"iso\" }\n"
+                                       "boot \"n\" { }\n", test_kinds, &errors, &p), -EINVAL);
+        got = join_lines(errors);
+        assert_string_equal(got,
+                "t.conf:3: boot.l.kind: 'linux' is not one of: bare, iso\n"
+                "t.conf:6: boot.b.image: not valid for kind 'bare'\n"
+                "t.conf:8: boot.i.image: not set (required for kind 'iso')\n"
+                "t.conf:9: boot.n.kind: not set (one of: bare, iso)\n");
+        strv_free(errors);
+        errors = NULL;
+        free(TAKE_PTR(got));
+
+        /* linux's keys are no option at all without the linux kind */
+        assert_int_equal(profile_parse("t.conf", GOOD_HEAD "boot \"i\" { kind = \"iso\" kernel = \"k\" }\n",
+                                       test_kinds, &errors, &p), -EINVAL);
+        assert_non_null(errors);
+        assert_non_null(strstr(errors[0], "kernel"));
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_exact_messages),
@@ -756,6 +836,7 @@ int main(void) {
                 cmocka_unit_test(test_example_profiles),
                 cmocka_unit_test(test_bad_profile_corpus),
                 cmocka_unit_test(test_allow_host_ports),
+                cmocka_unit_test(test_kinds_injected),
         };
         unsetenv("PXELAB_WIMBOOT");
         return cmocka_run_group_tests(tests, NULL, NULL);

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "render/model.h"
+#include "kinds/kind.h"
 #include "profile/profile.h"
 #include "basic/util.h"
 #include "kinds/windows.h"
@@ -119,7 +120,7 @@ static void assert_model_fails(struct profile *p, const char *expected) {
         _cleanup_free_ char *log = NULL, *want = NULL;
         const char *t = strstr(expected, "TMP");
         capture_start();
-        assert_int_equal(model_build(p, "/run/pxelab/w", "/var/lib/pxelab/w", &m), -EINVAL);
+        assert_int_equal(model_build(p, kinds_render(), "/run/pxelab/w", "/var/lib/pxelab/w", &m), -EINVAL);
         log = capture_end();
         assert_null(m);
         /* every TMP in EXPECTED is the temporary directory */
@@ -165,7 +166,7 @@ static struct profile *parse(const char *body) {
                                              body);
         char **errors = NULL;
         struct profile *p = NULL;
-        int r = profile_parse(path, buf, &errors, &p);
+        int r = profile_parse(path, buf, kinds_profile(), &errors, &p);
         for (char **e = errors; e && *e; e++)
                 print_error("%s\n", *e);
         strv_free(errors);
@@ -203,7 +204,7 @@ static void test_model_windows(void **state) {
         touch("unattend.xml");
         p = parse("boot \"win11\" { kind = \"windows\" source = \"iso\" drivers = \"drv\" unattend = \"unattend.xml\"\n"
                   "    setup_args = \"/noreboot\" }\n");
-        assert_int_equal(model_build(p, "/run/pxelab/w", "/var/lib/pxelab/w", &m), 0);
+        assert_int_equal(model_build(p, kinds_render(), "/run/pxelab/w", "/var/lib/pxelab/w", &m), 0);
         e = json_array_get(json_object_get(m, "boots"), 0);
         /* The boot set first (names wimboot knows), then what lands in System32. */
         assert_string_equal(names(e), "bootmgr BCD boot.sdi boot.wim winpeshl.ini install.cmd autounattend.xml "
@@ -239,7 +240,7 @@ static void test_model_windows(void **state) {
 static void test_model_windows_missing_tree(void **state) {
         _cleanup_(profile_freep) struct profile *p = parse("boot \"w\" { kind = \"windows\" source = \"/nonexistent/iso\" }\n");
         json_t *m = NULL, *e;
-        assert_int_equal(model_build(p, "/run/pxelab/w", "/var/lib/pxelab/w", &m), 0);
+        assert_int_equal(model_build(p, kinds_render(), "/run/pxelab/w", "/var/lib/pxelab/w", &m), 0);
         e = json_array_get(json_object_get(m, "boots"), 0);
         assert_string_equal(names(e), "bootmgr BCD boot.sdi boot.wim winpeshl.ini install.cmd");
         assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(e, "initrds"), 3), "path")),
@@ -253,7 +254,7 @@ static void test_model_wimboot(void **state) {
         p = parse("boot \"pe\" { kind = \"wimboot\" bcd = \"pe/bcd\" boot_sdi = \"pe/boot.sdi\" wim = \"pe/winpe.wim\"\n"
                   "    inject = {\"pe/startnet.cmd\", \"pe/tool.exe\"} args = \"gui index=2\" }\n"
                   "boot \"w2\" { kind = \"wimboot\" bootmgr = \"pe/bootmgr\" bcd = \"pe/bcd\" boot_sdi = \"pe/boot.sdi\" wim = \"pe/winpe.wim\" }\n");
-        assert_int_equal(model_build(p, "/run/pxelab/w", "/var/lib/pxelab/w", &m), 0);
+        assert_int_equal(model_build(p, kinds_render(), "/run/pxelab/w", "/var/lib/pxelab/w", &m), 0);
         e = json_array_get(json_object_get(m, "boots"), 0);
         /* No bootmgr given: wimboot extracts it; the WIM is always boot.wim. */
         assert_string_equal(names(e), "BCD boot.sdi boot.wim startnet.cmd tool.exe");
@@ -309,7 +310,7 @@ static void test_model_inject_symlink(void **state) {
         p = parse("boot \"pe\" { kind = \"wimboot\" bcd = \"pe/bcd\" boot_sdi = \"pe/boot.sdi\" wim = \"pe/winpe.wim\"\n"
                   "    inject = {\"pe/startnet.cmd\"} }\n");
         assert_int_equal(profile_check_files(p, &errors), 0);
-        assert_int_equal(model_build(p, "/run/pxelab/w", "/var/lib/pxelab/w", &m), 0);
+        assert_int_equal(model_build(p, kinds_render(), "/run/pxelab/w", "/var/lib/pxelab/w", &m), 0);
         e = json_array_get(json_object_get(m, "boots"), 0);
         assert_string_equal(names(e), "BCD boot.sdi boot.wim startnet.cmd");
         f = json_array_get(json_object_get(e, "initrds"), 3);
@@ -334,8 +335,8 @@ static void test_netbios_name(void **state) {
                                                      "boot \"d\" { kind = \"local\" }\n", cases[i].lab);
                 _cleanup_(profile_freep) struct profile *p = NULL;
                 json_t *smb;
-                assert_int_equal(profile_parse("n.conf", buf, NULL, &p), 0);
-                smb = windows_smb_json(p, "/run/pxelab/x", "/var/lib/pxelab/x");
+                assert_int_equal(profile_parse("n.conf", buf, kinds_profile(), NULL, &p), 0);
+                smb = kind_windows.render.lab_model(p, "/run/pxelab/x", "/var/lib/pxelab/x");
                 assert_string_equal(json_string_value(json_object_get(smb, "netbios_name")), cases[i].netbios);
                 json_decref(smb);
         }

@@ -55,3 +55,14 @@ char *lab_tap_name(const char *lab, unsigned n) {
         _cleanup_free_ char *suffix = xasprintf("-%u", n);
         return lab_short_name("pxt-", lab, suffix);
 }
+
+bool vm_name_valid(const char *s) {
+        size_t len = s ? strlen(s) : 0;
+
+        if (len == 0 || len > VM_NAME_MAX || !lab_char(s[0]))
+                return false;
+        for (; *s; s++)
+                if (!lab_char(*s) && *s != '_' && *s != '-')
+                        return false;
+        return true;
+}

@@ -32,3 +32,8 @@ char *lab_bridge_name(const char *lab);
 
 /* The tap of the lab's N-th VM interface: "pxt-LAB-N", shortened as above. */
 char *lab_tap_name(const char *lab, unsigned n);
+
+/* A VM name: [a-z0-9][a-z0-9_-]*, at most VM_NAME_MAX characters (it goes
+ * into unit names and paths). */
+#define VM_NAME_MAX 32
+bool vm_name_valid(const char *s);

@@ -45,7 +45,7 @@ static const struct command commands[] = {
           "declares starts with the declared settings, options win. KVM when it really runs\n"
           "a guest here (probed once per boot), else TCG; PXELAB_ACCEL=kvm|tcg forces one.\n"
           "bios: SeaBIOS with QEMU's iPXE ROM; uefi: OVMF with QEMU's iPXE ROM; uefi-pxe:\n"
-          "OVMF's own PXE (TFTP ipxe.efi).\n" VM_HELP_TAIL, 1, 2 },
+          "OVMF's own PXE (TFTP ipxe.efi).\n\n" VM_HELP_TAIL, 1, 2 },
         { "vm stop", cmd_vm_stop, "LAB [NAME|--all]", "Stop a VM of a lab (or all of them)",
           "Stops the VM's unit and removes its tap; without NAME the lab's only VM. The\n"
           "VM's directory (NVRAM, disk) is kept.", 1, 2 },

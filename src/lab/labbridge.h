@@ -1,5 +1,5 @@
 /* The lab's bridge, behind one interface for both back-ends: a Linux bridge
- * over rtnetlink (bridge.c) or an Open vSwitch bridge over OVSDB (ovsdb.c).
+ * over rtnetlink (link.c) or an Open vSwitch bridge over OVSDB (ovsdb.c).
  * Addresses and link state are set over rtnetlink for both. The lab's record
  * (record.h, its bridge) says which back-end, whether pxelab created the
  * bridge, and which addresses it added. */

@@ -186,6 +186,9 @@ bool lab_record_del_unit(struct lab_record *rec, const char *unit) {
 
 /* ---- JSON on disk ------------------------------------------------------ */
 
+/* A lab with a thousand VMs has a record of well under a MiB. */
+#define RECORD_MAX (4u << 20)
+
 static char *record_path(const char *lab) {
         return xasprintf("%s/%s/state.json", PXELAB_RUN_ROOT, lab);
 }
@@ -444,9 +447,8 @@ static int record_from_json(struct loader *l, json_t *o, struct lab_record **ret
         return 0;
 }
 
-int lab_record_load(const char *lab, struct lab_record **ret) {
-        _cleanup_free_ char *p = NULL, *text = NULL;
-        struct loader l = { .lab = lab };
+int lab_record_parse(const char *lab, const char *path, const char *text, struct lab_record **ret) {
+        struct loader l = { .lab = lab, .path = path };
         json_error_t err;
         json_t *o;
         int r;
@@ -455,21 +457,34 @@ int lab_record_load(const char *lab, struct lab_record **ret) {
                 log_error("'%s' is not a lab name (%s)", strempty(lab) ? "" : lab, LAB_NAME_RULE);
                 return -EINVAL;
         }
-        p = record_path(lab);
-        l.path = p;
-        /* A regular file of root's, not a link: the record is in a dir
-         * only root can write, and must stay so. */
-        r = read_regular_file(p, 16 << 20, &text, NULL);
-        if (r == -ENOENT)
-                return r;
-        if (r < 0)
-                return log_error_errno(r, "Failed to read the record '%s'", p);
         o = json_loads(text, 0, &err);
         if (!o) {
-                log_error("Failed to read lab record '%s': %s (line %d)", p, err.text, err.line);
+                log_error("Failed to read lab record '%s': %s (line %d)", path, err.text, err.line);
                 return -EBADMSG;
         }
         r = record_from_json(&l, o, ret);
         json_decref(o);
         return r;
+}
+
+int lab_record_load(const char *lab, struct lab_record **ret) {
+        _cleanup_free_ char *p = NULL, *text = NULL;
+        int r;
+
+        if (!lab_name_valid(lab)) {
+                log_error("'%s' is not a lab name (%s)", strempty(lab) ? "" : lab, LAB_NAME_RULE);
+                return -EINVAL;
+        }
+        p = record_path(lab);
+        /* A regular file (not a FIFO or device someone put there), of a
+         * sane size. */
+        r = read_regular_file(p, RECORD_MAX, &text, NULL);
+        if (r == -ENOENT)
+                return r;
+        if (r < 0) {
+                char what[64];
+                log_error("Failed to read the record '%s': %s", p, read_regular_file_error(r, RECORD_MAX, what, sizeof(what)));
+                return -EBADMSG;
+        }
+        return lab_record_parse(lab, p, text, ret);
 }

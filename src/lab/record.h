@@ -95,6 +95,9 @@ static inline void lab_record_freep(struct lab_record **p) {
  * naming another lab). What a record of LAB cannot hold is dropped, one
  * warning line each (see above). */
 int lab_record_load(const char *lab, struct lab_record **ret);
+/* The same for TEXT, the content of PATH (named in messages): the seam the
+ * unit tests use. */
+int lab_record_parse(const char *lab, const char *path, const char *text, struct lab_record **ret);
 /* Writes REC atomically (0600), creating the run dir (0700) when needed. */
 int lab_record_save(const struct lab_record *rec);
 

@@ -401,8 +401,8 @@ static int check_request(const struct lab_record *st, const struct vm_request *r
 /* The checked request completed into a VM of the record: its tap (kept
  * from before, else a free one), VNC display, derived unit, log and dir.
  * Failures here are the host's (exit 1). */
-static int make_vm(const struct lab_record *st, const struct vm_request *req, const char *name, const char *firmware,
-                   long memory, const char *mac, char *disk, bool kvm, struct lab_vm *ret) {
+static int make_vm(const struct lab_record *st, const char *name, const char *firmware, long memory, const char *mac,
+                   char *disk, bool vnc_wanted, bool kvm, struct lab_vm *ret) {
         const struct lab_vm *old = lab_record_vm((struct lab_record *) st, name);
         _cleanup_free_ char *tap = NULL, *vnc = NULL;
         int r;
@@ -421,7 +421,7 @@ static int make_vm(const struct lab_record *st, const struct vm_request *req, co
                         return r;
                 }
         }
-        if (req->vnc) {
+        if (vnc_wanted) {
                 int n = pick_vnc(st, name);
                 if (n < 0) {
                         free(disk);
@@ -669,8 +669,8 @@ int vm_start(sd_bus *bus, struct lab_record *st, struct vm_plan *plan, struct ac
         r = accel_choose(qemu, &accel);
         if (r < 0)
                 return r;
-        r = make_vm(st, &(struct vm_request) { .vnc = plan->vnc }, name, plan->firmware, plan->memory, plan->mac,
-                    TAKE_PTR(plan->disk), accel.kvm, &made);
+        r = make_vm(st, name, plan->firmware, plan->memory, plan->mac, TAKE_PTR(plan->disk), plan->vnc, accel.kvm,
+                    &made);
         if (r < 0)
                 return r;
         /* Recorded before anything exists, so `down` can undo a crash. */

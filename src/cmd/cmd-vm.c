@@ -147,6 +147,23 @@ int cmd_vm_start(int argc, char *argv[]) {
         return EXIT_OK;
 }
 
+/* Which VM `vm stop` means: NAME, or without one the lab's only VM. A lab
+ * with several is the request's fault (exit 2); no such VM, or none at
+ * all, is exit 1 (as for `vm console`). */
+static int stop_choose(struct lab_record *st, const char *name, char **ret) {
+        if (name && !lab_record_vm(st, name)) {
+                log_error("Lab '%s' has no VM '%s'", st->lab, name);
+                return EXIT_RUNTIME;
+        }
+        if (!name && st->n_vms != 1) {
+                log_error(st->n_vms == 0 ? "Lab '%s' has no VMs" : "Lab '%s' has several VMs: name one, or use --all",
+                          st->lab);
+                return st->n_vms == 0 ? EXIT_RUNTIME : EXIT_USAGE;
+        }
+        *ret = xstrdup(name ? name : st->vms[0].name);
+        return EXIT_OK;
+}
+
 int cmd_vm_stop(int argc, char *argv[]) {
         static const struct option opts[] = { { "all", no_argument, NULL, 'a' }, {} };
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
@@ -154,7 +171,7 @@ int cmd_vm_stop(int argc, char *argv[]) {
         _cleanup_free_ char *only = NULL;
         const char *lab, *name = NULL;
         bool all = false;
-        int c, r, lock;
+        int c, r, lock, ret;
 
         optind = 0;
         while ((c = getopt_long(argc, argv, "", opts, NULL)) >= 0) {
@@ -172,40 +189,24 @@ int cmd_vm_stop(int argc, char *argv[]) {
         if (argc - optind == 2)
                 name = argv[optind + 1];
 
+        /* Phases: the lock, the record and systemd (the host's), which VM
+         * (the request's), the stop (the host's). */
         lock = state_lock(LOCK_TIMEOUT_MS);
         if (lock < 0)
                 return EXIT_RUNTIME;
         r = load_lab(lab, &st);
-        if (r >= 0 && !all && !name) {
-                /* Without a name: the lab's only VM. */
-                if (st->n_vms == 1)
-                        name = only = xstrdup(st->vms[0].name);
-                else {
-                        log_error(st->n_vms == 0 ? "Lab '%s' has no VMs"
-                                                 : "Lab '%s' has several VMs: name one, or use --all", lab);
-                        r = st->n_vms == 0 ? -ENOENT : -EINVAL;
-                }
-        }
         if (r >= 0)
                 r = units_connect(&bus);
-        if (r >= 0) {
-                if (all)
-                        r = vm_stop_all(bus, st);
-                else {
-                        r = vm_stop(bus, st, name);
-                        if (r == -ENOENT)
-                                log_error("Lab '%s' has no VM '%s'", lab, name);
-                }
-        }
+        ret = r < 0 ? EXIT_RUNTIME : all ? EXIT_OK : stop_choose(st, name, &only);
+        if (ret == EXIT_OK && (all ? vm_stop_all(bus, st) : vm_stop(bus, st, only)) < 0)
+                ret = EXIT_RUNTIME;
         state_unlock(lock);
-        if (r == -EINVAL)
-                return EXIT_USAGE;
-        if (r < 0)
-                return EXIT_RUNTIME;
+        if (ret != EXIT_OK)
+                return ret;
         if (all)
                 log_info("Stopped the VMs of lab '%s'", lab);
         else
-                log_info("Stopped VM '%s' of lab '%s'", name, lab);
+                log_info("Stopped VM '%s' of lab '%s'", only, lab);
         return EXIT_OK;
 }
 

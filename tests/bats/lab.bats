@@ -436,3 +436,25 @@ JSON
         sysd_run ip link show brfor
         sysd_run test -e /run/pxelab/evil2/state.json
 }
+
+@test "up: the checks fail with exit 2 and change nothing; a failure while making the lab is exit 1 and undone" {
+        before=$(host_snapshot)
+        # The check phase: the bridge's name is taken by a foreign link.
+        sysd_run ip link add pxe-t21 type bridge
+        p=$(mkprofile t21 10.63.0.1/24 'uplink = "none"')
+        run --separate-stderr sysd_run "$PXELAB" up "$p"
+        [ "$status" -eq 2 ]
+        [ "$stderr" = "Interface 'pxe-t21' already exists and was not made by pxelab; choose another bridge.name" ]
+        ! sysd_run test -e /run/pxelab/t21 || false
+        sysd_run ip link del pxe-t21
+        # The apply phase: a template that does not render (an unclosed section).
+        mkdir -p "$OUT/lab-t21/tpl"
+        printf 'events {}\n{{#bridge}}\n' > "$OUT/lab-t21/tpl/nginx.conf.mustache"
+        sed -i '1a templates = "tpl"' "$p"
+        run --separate-stderr sysd_run "$PXELAB" up "$p"
+        echo "$stderr"
+        [ "$status" -eq 1 ]
+        [[ "$stderr" == *"nginx.conf.mustache:"* ]]
+        [[ "$stderr" == *"Undoing what this 'up' did for lab 't21'"* ]]
+        [ "$(host_snapshot)" = "$before" ]
+}

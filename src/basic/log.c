@@ -69,7 +69,3 @@ int log_error_errno(int err, const char *fmt, ...) {
                 return -EIO;
         return err < 0 ? err : -err;
 }
-
-bool log_is_tty(void) {
-        return isatty(STDOUT_FILENO);
-}

@@ -23,5 +23,3 @@ void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * (a caller that lost its errno) logs the message alone and returns -EIO. */
 int log_error_errno(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* True when stdout is a terminal (human output, step timings). */
-bool log_is_tty(void);

@@ -1,3 +1,4 @@
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,7 +9,8 @@
 
 int log_level = 1;
 
-static void vlog(FILE *f, const char *fmt, va_list ap, int err) {
+static void vlog(FILE *f, const char *prefix, const char *fmt, va_list ap, int err) {
+        fputs(prefix, f);
         vfprintf(f, fmt, ap);
         if (err)
                 fprintf(f, ": %s", strerror(err < 0 ? -err : err));
@@ -19,14 +21,23 @@ static void vlog(FILE *f, const char *fmt, va_list ap, int err) {
 void log_error(const char *fmt, ...) {
         va_list ap;
         va_start(ap, fmt);
-        vlog(stderr, fmt, ap, 0);
+        vlog(stderr, "", fmt, ap, 0);
         va_end(ap);
 }
 
 void log_warn(const char *fmt, ...) {
         va_list ap;
         va_start(ap, fmt);
-        vlog(stderr, fmt, ap, 0);
+        vlog(stderr, "Warning: ", fmt, ap, 0);
+        va_end(ap);
+}
+
+void log_notice(const char *fmt, ...) {
+        va_list ap;
+        if (log_level < 1)
+                return;
+        va_start(ap, fmt);
+        vlog(stderr, "", fmt, ap, 0);
         va_end(ap);
 }
 
@@ -35,7 +46,7 @@ void log_info(const char *fmt, ...) {
         if (log_level < 1)
                 return;
         va_start(ap, fmt);
-        vlog(stdout, fmt, ap, 0);
+        vlog(stdout, "", fmt, ap, 0);
         va_end(ap);
 }
 
@@ -44,18 +55,17 @@ void log_debug(const char *fmt, ...) {
         if (log_level < 2)
                 return;
         va_start(ap, fmt);
-        vlog(stderr, fmt, ap, 0);
+        vlog(stderr, "", fmt, ap, 0);
         va_end(ap);
 }
 
 int log_error_errno(int err, const char *fmt, ...) {
         va_list ap;
         va_start(ap, fmt);
-        vlog(stderr, fmt, ap, err);
+        vlog(stderr, "", fmt, ap, err);
         va_end(ap);
+        /* An error is never 0: a caller that returns this must fail. */
+        if (err == 0)
+                return -EIO;
         return err < 0 ? err : -err;
-}
-
-bool log_is_tty(void) {
-        return isatty(STDOUT_FILENO);
 }

@@ -1,4 +1,4 @@
-/* Lab names, and the short names derived from them.
+/* Lab names, the short names derived from them, and VM names.
  *
  * A lab name is 1-LAB_NAME_MAX characters from a-z 0-9 and '-', starting
  * and ending with a letter or digit, without "--" (systemd refuses such
@@ -32,3 +32,4 @@ char *lab_bridge_name(const char *lab);
 
 /* The tap of the lab's N-th VM interface: "pxt-LAB-N", shortened as above. */
 char *lab_tap_name(const char *lab, unsigned n);
+

@@ -40,13 +40,13 @@ static void warn_if_writable(const char *path) {
         char *slash = strrchr(dir, '/');
 
         if (stat(path, &st) == 0 && others_may_write(&st))
-                log_warn("Warning: boot file '%s' is writable by %s: whoever can write it decides what lab clients boot",
+                log_warn("boot file '%s' is writable by %s: whoever can write it decides what lab clients boot",
                          path, st.st_uid != 0 ? "its owner (not root)" : "others");
         if (slash)
                 *(slash == dir ? slash + 1 : slash) = 0;
         /* A sticky directory (/tmp) still lets others add files, but not swap ours. */
         if (stat(dir, &st) == 0 && others_may_write(&st) && !(st.st_uid == 0 && (st.st_mode & S_ISVTX)))
-                log_warn("Warning: the directory of boot file '%s' is writable by %s: whoever can write it can swap the file",
+                log_warn("the directory of boot file '%s' is writable by %s: whoever can write it can swap the file",
                          path, st.st_uid != 0 ? "its owner (not root)" : "others");
 }
 

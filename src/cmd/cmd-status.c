@@ -3,9 +3,9 @@
 #include <time.h>
 
 #include "cmd/commands.h"
-#include "lab/lab.h"
 #include "basic/log.h"
 #include "lab/state.h"
+#include "lab/status.h"
 #include "basic/util.h"
 #include "lab/bootlog.h"
 

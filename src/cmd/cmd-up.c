@@ -50,7 +50,7 @@ int cmd_up(int argc, char *argv[]) {
         _cleanup_free_ char *path = NULL;
         const char *name = NULL;
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
-        bool usage;
+        _cleanup_(lab_up_endp) struct lab_up *up = NULL;
         int r;
 
         if (argc > 2 || (argc == 2 && argv[1][0] == '-'))
@@ -78,8 +78,13 @@ int cmd_up(int argc, char *argv[]) {
         }
         if (!lab_is_name(p, path, name))
                 return EXIT_USAGE;
-        r = lab_up(bus, p, &usage);
-        if (r < 0)
-                return usage ? EXIT_USAGE : EXIT_RUNTIME;
+        /* The phases of lab.h: the lock and the record (the host's), the
+         * checks (the request's), then the changes (the host's). */
+        if (lab_up_begin(p, &up) < 0)
+                return EXIT_RUNTIME;
+        if (lab_up_check(up) < 0)
+                return EXIT_USAGE;
+        if (lab_up_apply(bus, up) < 0)
+                return EXIT_RUNTIME;
         return EXIT_OK;
 }

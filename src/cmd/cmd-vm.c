@@ -1,4 +1,5 @@
-/* pxelab vm start|stop|list|console: VMs on a running lab's bridge. */
+/* pxelab vm start|stop|list|console: VMs on a running lab's bridge (each a
+ * row of the command table). */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -8,36 +9,33 @@
 #include "kinds/kind.h"
 #include "host/accel.h"
 #include "cmd/commands.h"
-#include "lab/lab.h"
 #include "basic/log.h"
 #include "basic/rules.h"
 #include "profile/profile.h"
-#include "lab/state.h"
+#include "lab/record.h"
 #include "host/units.h"
 #include "basic/util.h"
 #include "lab/vm.h"
 #include "lab/bootlog.h"
 
 /* The lab's record; "Lab 'x' is not running" when there is none. */
-static int load_lab(const char *lab, json_t **ret) {
-        int r = state_load(lab, ret);
+static int load_lab(const char *lab, struct lab_record **ret) {
+        int r = lab_record_load(lab, ret);
         if (r == -ENOENT)
                 log_error("Lab '%s' is not running", lab);
-        else if (r < 0 && r != -EBADMSG)
-                log_error_errno(r, "Failed to read the record of lab '%s'", lab);
         return r;
 }
 
 /* A VM the lab's profile declares starts (the first time) with the declared
  * settings, unless the command line says otherwise. A profile that no longer
  * parses is just not used. The request then points into *RET. */
-static void apply_profile(json_t *st, struct vm_request *req, struct profile **ret) {
-        const char *path = json_string_value(json_object_get(st, "profile"));
+static void apply_profile(struct lab_record *st, struct vm_request *req, struct profile **ret) {
+        const char *path = st->profile;
         _cleanup_strv_free_ char **errors = NULL;
         struct profile *p = NULL;
 
-        /* A VM started before keeps its own settings (see vm_start()). */
-        if (!req->name || json_object_get(json_object_get(st, "vms"), req->name))
+        /* A VM started before keeps its own settings (see vm_check()). */
+        if (!req->name || lab_record_vm(st, req->name))
                 return;
         if (!path || profile_parse(path, NULL, kinds_profile(), &errors, &p) < 0)
                 return;
@@ -47,17 +45,23 @@ static void apply_profile(json_t *st, struct vm_request *req, struct profile **r
         *ret = p;
 }
 
-static void print_started(const char *lab, const char *name, json_t *rec) {
-        const char *vnc = json_string_value(json_object_get(rec, "vnc"));
-
-        log_info("Started VM '%s' of lab '%s': %s, MAC %s, tap %s%s%s", name, lab,
-                 json_string_value(json_object_get(rec, "firmware")), json_string_value(json_object_get(rec, "mac")),
-                 json_string_value(json_object_get(rec, "tap")), vnc ? ", VNC " : "", vnc ? vnc : "");
-        log_info("Serial console: pxelab vm console %s %s (log %s)", lab, name,
-                 json_string_value(json_object_get(rec, "log")));
+static void print_started(const char *lab, const struct lab_vm *vm) {
+        log_info("Started VM '%s' of lab '%s': %s, MAC %s, tap %s%s%s", vm->name, lab, vm->firmware, vm->mac, vm->tap,
+                 vm->vnc ? ", VNC " : "", vm->vnc ? vm->vnc : "");
+        log_info("Serial console: pxelab vm console %s %s (log %s)", lab, vm->name, vm->log);
 }
 
-static int vm_start_cmd(int argc, char *argv[]) {
+/* The check phase of `vm start` under the lock: the record, the profile's
+ * declaration, the request (exit 2 when refused). */
+static int start_check(const char *lab, struct vm_request *req, sd_bus *bus, struct lab_record *st,
+                       struct profile **profile, struct vm_plan *plan) {
+        apply_profile(st, req, profile);
+        if (vm_check(bus, st, req, plan) < 0)
+                return EXIT_USAGE;
+        return EXIT_OK;
+}
+
+int cmd_vm_start(int argc, char *argv[]) {
         static const struct option opts[] = {
                 { "firmware", required_argument, NULL, 'f' },
                 { "mac", required_argument, NULL, 'm' },
@@ -68,15 +72,14 @@ static int vm_start_cmd(int argc, char *argv[]) {
                 {}
         };
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
-        _cleanup_(json_decrefp) json_t *st = NULL;
+        _cleanup_(lab_record_freep) struct lab_record *st = NULL;
         _cleanup_(profile_freep) struct profile *profile = NULL;
-        _cleanup_free_ char *name = NULL;
         struct vm_request req = {};
+        struct vm_plan plan = {};
         const char *lab;
         struct accel_choice accel = {};
         char line[sizeof(accel.reason) + 64];
-        bool usage;
-        int c, r, lock;
+        int c, r, lock, ret;
         long wait = -1;         /* --wait: seconds to follow the boot */
         uint64_t started = bootlog_now();
 
@@ -120,10 +123,10 @@ static int vm_start_cmd(int argc, char *argv[]) {
                         break;
                 }
                 default:
-                        return command_usage("vm");
+                        return command_usage("vm start");
                 }
-        if (argc - optind < 1 || argc - optind > 2)
-                return command_usage("vm");
+        if (!command_args_ok("vm start", argc - optind))
+                return EXIT_USAGE;
         lab = argv[optind];
         if (!command_lab_arg_ok(lab))
                 return EXIT_USAGE;
@@ -135,97 +138,103 @@ static int vm_start_cmd(int argc, char *argv[]) {
         if (accel_from_env(NULL) < 0)
                 return EXIT_USAGE;
 
+        /* Phases: the lock, systemd and the record (the host's: exit 1),
+         * the request checked against the record (exit 2), the start
+         * (the host's: exit 1). */
         lock = state_lock();
         if (lock < 0)
                 return EXIT_RUNTIME;
-        r = load_lab(lab, &st);
-        if (r >= 0) {
-                apply_profile(st, &req, &profile);
-                r = units_connect(&bus);
-        }
+        r = units_connect(&bus);
         if (r >= 0)
-                r = vm_start(bus, lab, st, &req, &usage, &accel, &name);
-        else
-                usage = false;
+                r = load_lab(lab, &st);
+        ret = r < 0 ? EXIT_RUNTIME : start_check(lab, &req, bus, st, &profile, &plan);
+        if (ret == EXIT_OK && vm_start(bus, st, &plan, &accel) < 0)
+                ret = EXIT_RUNTIME;
         state_unlock(lock);
-        if (r < 0)
-                return usage ? EXIT_USAGE : EXIT_RUNTIME;
+        if (ret != EXIT_OK) {
+                vm_plan_done(&plan);
+                return ret;
+        }
         /* Which accelerator and why, once (a fallback said so already). */
         if (!accel.fallback) {
                 accel_describe(&accel, line, sizeof(line));
-                if (accel.kvm || accel.forced)
-                        log_info("%s", line);
-                else
-                        log_warn("%s", line);
+                log_notice("%s", line);
         }
-        print_started(lab, name, json_object_get(json_object_get(st, "vms"), name));
-        if (wait > 0)
-                return watch_vm_boot(lab, name, json_string_value(json_object_get(
-                                     json_object_get(json_object_get(st, "vms"), name), "mac")), started, (unsigned) wait);
+        const struct lab_vm *vm = lab_record_vm(st, plan.name);
+        print_started(lab, vm);
+        if (wait > 0 && vm) {
+                ret = watch_vm_boot(lab, vm->name, vm->mac, started, (unsigned) wait);
+                vm_plan_done(&plan);
+                return ret;
+        }
+        vm_plan_done(&plan);
         return EXIT_OK;
 }
 
-static int vm_stop_cmd(int argc, char *argv[]) {
+/* Which VM `vm stop` means: NAME, or without one the lab's only VM. A lab
+ * with several is the request's fault (exit 2); no such VM, or none at
+ * all, is exit 1 (as for `vm console`). */
+static int stop_choose(struct lab_record *st, const char *name, char **ret) {
+        if (name && !lab_record_vm(st, name)) {
+                log_error("Lab '%s' has no VM '%s'", st->lab, name);
+                return EXIT_RUNTIME;
+        }
+        if (!name && st->n_vms != 1) {
+                log_error(st->n_vms == 0 ? "Lab '%s' has no VMs" : "Lab '%s' has several VMs: name one, or use --all",
+                          st->lab);
+                return st->n_vms == 0 ? EXIT_RUNTIME : EXIT_USAGE;
+        }
+        *ret = xstrdup(name ? name : st->vms[0].name);
+        return EXIT_OK;
+}
+
+int cmd_vm_stop(int argc, char *argv[]) {
         static const struct option opts[] = { { "all", no_argument, NULL, 'a' }, {} };
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
-        _cleanup_(json_decrefp) json_t *st = NULL;
+        _cleanup_(lab_record_freep) struct lab_record *st = NULL;
+        _cleanup_free_ char *only = NULL;
         const char *lab, *name = NULL;
         bool all = false;
-        int c, r, lock;
+        int c, r, lock, ret;
 
         optind = 0;
         while ((c = getopt_long(argc, argv, "", opts, NULL)) >= 0) {
                 if (c != 'a')
-                        return command_usage("vm");
+                        return command_usage("vm stop");
                 all = true;
         }
-        if (argc - optind < 1 || argc - optind > 2 || (all && argc - optind != 1))
-                return command_usage("vm");
+        if (!command_args_ok("vm stop", argc - optind))
+                return EXIT_USAGE;
+        if (all && argc - optind != 1)
+                return command_usage("vm stop");
         lab = argv[optind];
         if (!command_lab_arg_ok(lab))
                 return EXIT_USAGE;
         if (argc - optind == 2)
                 name = argv[optind + 1];
 
+        /* Phases: the lock, the record and systemd (the host's), which VM
+         * (the request's), the stop (the host's). */
         lock = state_lock();
         if (lock < 0)
                 return EXIT_RUNTIME;
         r = load_lab(lab, &st);
-        if (r >= 0 && !all && !name) {
-                /* Without a name: the lab's only VM. */
-                json_t *vms = json_object_get(st, "vms");
-                if (json_object_size(vms) == 1)
-                        name = json_object_iter_key(json_object_iter(vms));
-                else {
-                        log_error(json_object_size(vms) == 0 ? "Lab '%s' has no VMs"
-                                                             : "Lab '%s' has several VMs: name one, or use --all", lab);
-                        r = json_object_size(vms) == 0 ? -ENOENT : -EINVAL;
-                }
-        }
         if (r >= 0)
                 r = units_connect(&bus);
-        if (r >= 0) {
-                if (all)
-                        r = vm_stop_all(bus, lab, st);
-                else {
-                        r = vm_stop(bus, lab, st, name);
-                        if (r == -ENOENT)
-                                log_error("Lab '%s' has no VM '%s'", lab, name);
-                }
-        }
+        ret = r < 0 ? EXIT_RUNTIME : all ? EXIT_OK : stop_choose(st, name, &only);
+        if (ret == EXIT_OK && (all ? vm_stop_all(bus, st) : vm_stop(bus, st, only)) < 0)
+                ret = EXIT_RUNTIME;
         state_unlock(lock);
-        if (r == -EINVAL)
-                return EXIT_USAGE;
-        if (r < 0)
-                return EXIT_RUNTIME;
+        if (ret != EXIT_OK)
+                return ret;
         if (all)
                 log_info("Stopped the VMs of lab '%s'", lab);
         else
-                log_info("Stopped VM '%s' of lab '%s'", name, lab);
+                log_info("Stopped VM '%s' of lab '%s'", only, lab);
         return EXIT_OK;
 }
 
-static int vm_list_cmd(int argc, char *argv[]) {
+int cmd_vm_list(int argc, char *argv[]) {
         static const struct option opts[] = { { "json", no_argument, NULL, 'j' }, {} };
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         _cleanup_(json_decrefp) json_t *all = json_array();
@@ -238,11 +247,11 @@ static int vm_list_cmd(int argc, char *argv[]) {
         optind = 0;
         while ((c = getopt_long(argc, argv, "", opts, NULL)) >= 0) {
                 if (c != 'j')
-                        return command_usage("vm");
+                        return command_usage("vm list");
                 json = true;
         }
-        if (argc - optind > 1)
-                return command_usage("vm");
+        if (!command_args_ok("vm list", argc - optind))
+                return EXIT_USAGE;
         if (argc - optind == 1) {
                 if (!command_lab_arg_ok(argv[optind]))
                         return EXIT_USAGE;
@@ -259,14 +268,15 @@ static int vm_list_cmd(int argc, char *argv[]) {
         if (units_connect_quiet(&bus) < 0)
                 bus = NULL;
         for (char **l = labs; *l; l++) {
-                _cleanup_(json_decrefp) json_t *st = NULL, *vms = NULL;
+                _cleanup_(lab_record_freep) struct lab_record *st = NULL;
+                _cleanup_(json_decrefp) json_t *vms = NULL;
                 r = load_lab(*l, &st);
                 if (r < 0) {
                         if (argc - optind == 1)
                                 return EXIT_RUNTIME;
                         continue;       /* went down meanwhile */
                 }
-                vms = vm_status_json(bus, *l, st);
+                vms = vm_status_json(bus, st);
                 json_array_extend(all, vms);
         }
         if (json) {
@@ -347,55 +357,29 @@ static int follow(const char *path, const char *unit, bool follow_on) {
         }
 }
 
-static int vm_console_cmd(int argc, char *argv[]) {
+int cmd_vm_console(int argc, char *argv[]) {
         static const struct option opts[] = { { "no-follow", no_argument, NULL, 'n' }, {} };
-        _cleanup_(json_decrefp) json_t *st = NULL;
+        _cleanup_(lab_record_freep) struct lab_record *st = NULL;
         bool follow_on = true;
-        json_t *rec;
+        struct lab_vm *vm;
         int c;
 
         optind = 0;
         while ((c = getopt_long(argc, argv, "", opts, NULL)) >= 0) {
                 if (c != 'n')
-                        return command_usage("vm");
+                        return command_usage("vm console");
                 follow_on = false;
         }
-        if (argc - optind != 2)
-                return command_usage("vm");
+        if (!command_args_ok("vm console", argc - optind))
+                return EXIT_USAGE;
         if (!command_lab_arg_ok(argv[optind]))
                 return EXIT_USAGE;
         if (load_lab(argv[optind], &st) < 0)
                 return EXIT_RUNTIME;
-        rec = json_object_get(json_object_get(st, "vms"), argv[optind + 1]);
-        if (!rec) {
+        vm = lab_record_vm(st, argv[optind + 1]);
+        if (!vm) {
                 log_error("Lab '%s' has no VM '%s'", argv[optind], argv[optind + 1]);
                 return EXIT_RUNTIME;
         }
-        return follow(json_string_value(json_object_get(rec, "log")), json_string_value(json_object_get(rec, "unit")),
-                      follow_on) < 0 ? EXIT_RUNTIME : EXIT_OK;
-}
-
-int cmd_vm(int argc, char *argv[]) {
-        static const struct {
-                const char *name;
-                int (*fn)(int argc, char *argv[]);
-        } subs[] = {
-                { "start", vm_start_cmd },
-                { "stop", vm_stop_cmd },
-                { "list", vm_list_cmd },
-                { "console", vm_console_cmd },
-        };
-
-        if (argc < 2)
-                return command_usage("vm");
-        for (size_t i = 0; i < ELEMENTSOF(subs); i++)
-                if (streq(argv[1], subs[i].name)) {
-                        /* getopt's messages name the whole command. */
-                        char self[64];
-                        snprintf(self, sizeof(self), "pxelab vm %s", subs[i].name);
-                        argv[1] = self;
-                        return subs[i].fn(argc - 1, argv + 1);
-                }
-        log_error("Unknown vm command '%s' (start, stop, list or console)", argv[1]);
-        return EXIT_USAGE;
+        return follow(vm->log, vm->unit, follow_on) < 0 ? EXIT_RUNTIME : EXIT_OK;
 }

@@ -10,6 +10,7 @@
 #include "basic/util.h"
 #include "lab/bootlog.h"
 #include "lab/events.h"
+#include "lab/record.h"
 #include "lab/state.h"
 
 /* A line printed for a client, kept (without -f) to print grouped. */
@@ -20,7 +21,7 @@ struct line {
 
 struct watch {
         bool json, follow;
-        json_t *vms;            /* the lab's VM records: a MAC's VM name */
+        const struct lab_record *rec;   /* the lab's record: a MAC's VM name */
         struct line *lines;
         size_t n_lines;
         char last_mac[18];      /* the client of the line printed last (-f) */
@@ -28,11 +29,9 @@ struct watch {
 
 /* "vm1" for a MAC of one of the lab's VMs, else the DHCP host name. */
 static const char *client_name(const struct watch *w, const struct event *e) {
-        const char *k;
-        json_t *v;
-        json_object_foreach(w->vms, k, v)
-                if (streq(json_string_value(json_object_get(v, "mac")), e->mac))
-                        return k;
+        for (size_t i = 0; w->rec && i < w->rec->n_vms; i++)
+                if (streq(w->rec->vms[i].mac, e->mac))
+                        return w->rec->vms[i].name;
         return e->hostname;
 }
 
@@ -161,7 +160,7 @@ int cmd_watch(int argc, char *argv[]) {
                 { "since", required_argument, NULL, 's' },
                 {}
         };
-        _cleanup_(json_decrefp) json_t *st = NULL;
+        _cleanup_(lab_record_freep) struct lab_record *st = NULL;
         _cleanup_(events_freep) struct events *ev = NULL;
         _cleanup_free_ char *lab = NULL;
         struct watch w = {};
@@ -197,16 +196,16 @@ int cmd_watch(int argc, char *argv[]) {
         } else if ((r = pick_lab(&lab)) != EXIT_OK)
                 return r;
 
-        r = state_load(lab, &st);
+        r = lab_record_load(lab, &st);
         if (r == -ENOENT) {
                 log_error("Lab '%s' is not up", lab);
                 return EXIT_RUNTIME;
         }
         if (r < 0)
                 return EXIT_RUNTIME;
-        w.vms = json_object_get(st, "vms");
+        w.rec = st;
         ev = events_new(on_event, &w);
-        bootlog_lab_ip(json_string_value(json_object_get(st, "address")), ip, sizeof(ip));
+        bootlog_lab_ip(st->address, ip, sizeof(ip));
         events_ignore_ip(ev, ip);
         r = bootlog_read(lab, ev, since, w.follow, 0, NULL, NULL);
         if (!w.follow && !w.json)
@@ -250,14 +249,14 @@ static bool vm_wait_done(void *userdata) {
 }
 
 int watch_vm_boot(const char *lab, const char *name, const char *mac, uint64_t since_usec, unsigned seconds) {
-        _cleanup_(json_decrefp) json_t *st = NULL;
+        _cleanup_(lab_record_freep) struct lab_record *st = NULL;
         _cleanup_(events_freep) struct events *ev = NULL;
         struct vm_wait v = { .name = name };
         char ip[64] = "";
         int r, ret;
 
-        if (state_load(lab, &st) >= 0)
-                bootlog_lab_ip(json_string_value(json_object_get(st, "address")), ip, sizeof(ip));
+        if (lab_record_load(lab, &st) >= 0)
+                bootlog_lab_ip(st->address, ip, sizeof(ip));
         ev = events_new(on_vm_event, &v);
         events_ignore_ip(ev, ip);
         events_filter_mac(ev, mac);

@@ -260,6 +260,51 @@ int link_set_noarp(const char *name) {
         return link_set_flags(name, IFF_NOARP, "switch ARP off on link");
 }
 
+int link_set_alias(const char *name, const char *alias) {
+        _cleanup_nl_sock_ struct nl_sock *sk = NULL;
+        _cleanup_nlmsg_ struct nl_msg *msg = NULL;
+        int r;
+
+        r = check_ifname(name);
+        if (r < 0)
+                return r;
+        r = rtnl_open(&sk);
+        if (r < 0)
+                return log_error_errno(r, "Failed to mark link '%s'", name);
+        msg = link_request(RTM_NEWLINK, 0, name, 0, 0);
+        if (!msg || nla_put_string(msg, IFLA_IFALIAS, alias) < 0)
+                return log_error_errno(-ENOMEM, "Failed to mark link '%s'", name);
+        r = nl_transact(sk, msg);
+        if (r < 0)
+                return log_error_errno(r, "Failed to mark link '%s'", name);
+        return 0;
+}
+
+int link_mark(const char *name, char **ret_alias, char **ret_kind) {
+        _cleanup_nl_sock_ struct nl_sock *sk = NULL;
+        _cleanup_rtnl_link_ struct rtnl_link *link = NULL;
+        const char *alias, *kind;
+        int r;
+
+        r = check_ifname(name);
+        if (r < 0)
+                return r;
+        r = rtnl_open(&sk);
+        if (r >= 0)
+                r = link_lookup(sk, name, &link);
+        if (r < 0)
+                return log_error_errno(r, "Failed to look up link '%s'", name);
+        if (!link)
+                return 0;
+        alias = rtnl_link_get_ifalias(link);
+        kind = rtnl_link_get_type(link);
+        if (ret_alias)
+                *ret_alias = strempty(alias) ? NULL : xstrdup(alias);
+        if (ret_kind)
+                *ret_kind = xstrdup(kind ? kind : "");
+        return 1;
+}
+
 int link_delete(const char *name) {
         _cleanup_nl_sock_ struct nl_sock *sk = NULL;
         _cleanup_nlmsg_ struct nl_msg *msg = NULL;

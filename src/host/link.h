@@ -44,6 +44,15 @@ int link_del_address(const char *name, const char *cidr);
  * that arrives on it (arp off). -ENODEV if missing. */
 int link_set_noarp(const char *name);
 
+/* Sets link NAME's alias (IFLA_IFALIAS, `ip link show` prints it): the mark
+ * pxelab puts on the links it makes. -ENODEV if missing. */
+int link_set_alias(const char *name, const char *alias);
+
+/* The alias and kind ("bridge", "tun", "veth", "" for none) of link NAME:
+ * 1 with *ret_alias (NULL when it has none) and *ret_kind (either may be
+ * NULL, caller frees), 0 when the link does not exist. */
+int link_mark(const char *name, char **ret_alias, char **ret_kind);
+
 /* Deletes link NAME; a missing link returns 0. */
 int link_delete(const char *name);
 

@@ -8,7 +8,7 @@
 #include <time.h>
 
 #include "lab/bootlog.h"
-#include "lab/lab.h"
+#include "lab/record.h"
 #include "basic/log.h"
 #include "basic/util.h"
 

@@ -154,7 +154,7 @@ static int free_subnet(struct in_addr *ret) {
 int default_lab_profile(char **ret_path) {
         _cleanup_free_ char *dir = lab_state_dir(DEFAULT_LAB), *path = NULL, *text = NULL,
                             *bridge = lab_bridge_name(DEFAULT_LAB);
-        json_t *st = NULL;
+        _cleanup_free_ char *record = xasprintf("%s/%s/state.json", PXELAB_RUN_ROOT, DEFAULT_LAB);
         struct in_addr net = {};
         unsigned a, b;
         int r;
@@ -164,8 +164,7 @@ int default_lab_profile(char **ret_path) {
         if (r < 0)
                 return r;
         /* While the default lab is up, its profile stays as it is. */
-        if (state_load(DEFAULT_LAB, &st) == 0 && access(path, R_OK) == 0) {
-                json_decref(st);
+        if (access(record, F_OK) == 0 && access(path, R_OK) == 0) {
                 *ret_path = TAKE_PTR(path);
                 return 0;
         }

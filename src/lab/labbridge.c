@@ -2,11 +2,10 @@
 
 #include "host/link.h"
 #include "basic/fault.h"
-#include "basic/json.h"
 #include "lab/labbridge.h"
 #include "basic/log.h"
 #include "host/ovsdb.h"
-#include "lab/state.h"
+#include "lab/record.h"
 #include "host/sysctl.h"
 #include "basic/util.h"
 
@@ -16,8 +15,8 @@ static void ovsdb_closep(struct ovsdb **db) {
         ovsdb_close(*db);
 }
 
-static bool rec_is_ovs(json_t *br) {
-        return streq(json_str(br, "type"), "ovs");
+static bool rec_is_ovs(const struct lab_record *st) {
+        return streq(st->bridge.type, "ovs");
 }
 
 static int ovs_preflight(const struct profile *p, bool *ret_exists) {
@@ -43,9 +42,16 @@ static int ovs_preflight(const struct profile *p, bool *ret_exists) {
         return -EEXIST;
 }
 
-int labbridge_preflight(const struct profile *p, json_t *old) {
-        json_t *br = json_object_get(old, "bridge");
-        bool ours = br && json_is_true(json_object_get(br, "created")), in_ovsdb = false;
+int labbridge_reachable(const struct profile *p) {
+        _cleanup_(ovsdb_closep) struct ovsdb *db = NULL;
+
+        if (!streq(p->bridge.type, "ovs"))
+                return 0;
+        return ovsdb_connect(p->bridge.ovsdb, &db);
+}
+
+int labbridge_preflight(const struct profile *p, const struct lab_record *old) {
+        bool ours = old && old->has_bridge && old->bridge.created, in_ovsdb = false;
         int r;
 
         if (streq(p->bridge.type, "ovs")) {
@@ -65,15 +71,12 @@ int labbridge_preflight(const struct profile *p, json_t *old) {
 }
 
 /* Records the bridge (before creating it) on the first `up`. */
-static int record_bridge(const struct profile *p, json_t *st, json_t **ret) {
-        json_t *br = json_object_get(st, "bridge");
+static int record_bridge(const struct profile *p, struct lab_record *st) {
         bool exists = false;
         int r;
 
-        if (br) {
-                *ret = br;
+        if (st->has_bridge)
                 return 0;
-        }
         if (streq(p->bridge.type, "ovs")) {
                 r = ovs_preflight(p, &exists);
                 if (r < 0)
@@ -84,24 +87,31 @@ static int record_bridge(const struct profile *p, json_t *st, json_t **ret) {
                         return r;
                 exists = r > 0;
         }
-        br = json_pack("{s:s, s:s, s:b, s:[]}", "name", p->bridge.name, "type", p->bridge.type, "created", !exists,
-                       "addresses");
-        if (streq(p->bridge.type, "ovs"))
-                json_object_set_new(br, "ovsdb", json_string(p->bridge.ovsdb));
-        json_object_set_new(st, "bridge", br);
-        *ret = br;
-        return state_save(p->lab, st);
+        st->has_bridge = true;
+        st->bridge = (struct lab_record_bridge) {
+                .name = xstrdup(p->bridge.name),
+                .type = xstrdup(p->bridge.type),
+                .ovsdb = streq(p->bridge.type, "ovs") ? xstrdup(p->bridge.ovsdb) : NULL,
+                .created = !exists,
+                .addresses = xcalloc(1, sizeof(char *)),
+        };
+        return lab_record_save(st);
 }
 
-static int create_bridge(const struct profile *p, json_t *br) {
+static int create_bridge(const struct profile *p, const struct lab_record *st) {
         _cleanup_(ovsdb_closep) struct ovsdb *db = NULL;
         int r;
 
-        if (!rec_is_ovs(br)) {
+        if (!rec_is_ovs(st)) {
+                _cleanup_free_ char *mark = lab_link_mark(p->lab);
                 r = link_exists(p->bridge.name, NULL);
-                return r != 0 ? r : bridge_create(p->bridge.name);
+                if (r == 0)
+                        r = bridge_create(p->bridge.name);
+                /* Marked as the lab's at once: `down` deletes no bridge
+                 * without it (the kernel takes no alias with the create). */
+                return r < 0 ? r : link_set_alias(p->bridge.name, mark);
         }
-        r = ovsdb_connect(json_str(br, "ovsdb"), &db);
+        r = ovsdb_connect(st->bridge.ovsdb, &db);
         if (r < 0)
                 return r;
         r = ovsdb_bridge_exists(db, p->bridge.name);
@@ -117,29 +127,26 @@ static int create_bridge(const struct profile *p, json_t *br) {
         return r;
 }
 
-int labbridge_setup(const struct profile *p, json_t *model, json_t *st) {
+int labbridge_setup(const struct profile *p, json_t *model, struct lab_record *st) {
         const char *v6 = json_string_value(json_object_get(json_object_get(model, "bridge"), "ipv6_cidr"));
-        json_t *br, *addrs;
         int r;
 
-        r = record_bridge(p, st, &br);
+        r = record_bridge(p, st);
         if (r < 0)
                 return r;
         fault_point("bridge-recorded");
-        if (json_is_true(json_object_get(br, "created"))) {
-                r = create_bridge(p, br);
+        if (st->bridge.created) {
+                r = create_bridge(p, st);
                 if (r < 0)
                         return r;
         }
         fault_point("bridge");
-        addrs = json_object_get(br, "addresses");
-        if (!json_is_array(addrs))
-                return -EBADMSG;
-        if (json_array_size(addrs) == 0) {
-                json_array_append_new(addrs, json_string(p->bridge.address));
-                if (v6)
-                        json_array_append_new(addrs, json_string(v6));
-                r = state_save(p->lab, st);
+        if (!st->bridge.addresses[0]) {
+                free(st->bridge.addresses);
+                st->bridge.addresses = xcalloc(3, sizeof(char *));
+                st->bridge.addresses[0] = xstrdup(p->bridge.address);
+                st->bridge.addresses[1] = xstrdup(v6);
+                r = lab_record_save(st);
                 if (r < 0)
                         return r;
         }
@@ -157,39 +164,75 @@ int labbridge_setup(const struct profile *p, json_t *model, json_t *st) {
         return r;
 }
 
-int labbridge_teardown(json_t *st) {
-        _cleanup_(ovsdb_closep) struct ovsdb *db = NULL;
-        json_t *br = json_object_get(st, "bridge"), *a;
-        const char *name = json_str(br, "name");
-        size_t i;
-        int r = 0;
+/* Whether link NAME carries the lab's mark (and is of KIND): only then is
+ * it pxelab's to delete. Says so in one line when not. */
+int labbridge_link_is_ours(const char *lab, const char *name, const char *kind) {
+        _cleanup_free_ char *mark = lab_link_mark(lab), *alias = NULL, *k = NULL;
+        int r = link_mark(name, &alias, &k);
 
-        if (!br || !name)
+        if (r <= 0)
+                return r;       /* gone already: nothing to delete */
+        if (streq(alias, mark) && streq(k, kind))
+                return 1;
+        log_warn("Not deleting link '%s': it is a %s link without pxelab's mark '%s' (alias %s%s%s), so not lab '%s''s",
+                 name, strempty(k) ? "plain" : k, mark, alias ? "'" : "", alias ? alias : "none", alias ? "'" : "", lab);
+        return -EPERM;
+}
+
+/* An OVS bridge is the lab's when its external_ids say so. */
+static int ovs_bridge_is_ours(struct ovsdb *db, const char *lab, const char *name) {
+        _cleanup_free_ char *owner = NULL;
+        int r = ovsdb_bridge_owner(db, name, &owner);
+
+        if (r == -ENOENT)
                 return 0;
-        if (!json_is_true(json_object_get(br, "created"))) {
-                /* Someone else's bridge: take back only our addresses and,
-                 * on OVS, the ports we added (VM taps; `down` has stopped
-                 * the VMs, this catches what a crash left in OVSDB). */
-                json_array_foreach(json_object_get(br, "addresses"), i, a) {
-                        int k = link_del_address(name, json_string_value(a));
-                        if (k < 0)
-                                r = k;
-                }
-                if (rec_is_ovs(br) && json_str(st, "lab")) {
-                        int k = ovsdb_connect(json_str(br, "ovsdb"), &db);
-                        if (k >= 0)
-                                k = ovsdb_port_del_marked(db, name, json_str(st, "lab"), OVS_TIMEOUT_MS);
-                        if (k < 0)
-                                r = k;
-                }
-                return r;
-        }
-        if (!rec_is_ovs(br))
-                return link_delete(name);
-        r = ovsdb_connect(json_str(br, "ovsdb"), &db);
         if (r < 0)
                 return r;
-        return ovsdb_bridge_del(db, name, OVS_TIMEOUT_MS);
+        if (streq(owner, lab))
+                return 1;
+        log_warn("Not deleting Open vSwitch bridge '%s': its external_ids do not name lab '%s'", name, lab);
+        return -EPERM;
+}
+
+int labbridge_teardown(const struct lab_record *st) {
+        _cleanup_(ovsdb_closep) struct ovsdb *db = NULL;
+        const char *name = st->bridge.name;
+        int r = 0;
+
+        if (!st->has_bridge || !name)
+                return 0;
+        if (!st->bridge.created) {
+                /* A borrowed OVS bridge (existing = "use"): take back only
+                 * our addresses and the ports we added (VM taps; `down` has
+                 * stopped the VMs, this catches what a crash left in
+                 * OVSDB). pxelab borrows no Linux bridge. */
+                if (!rec_is_ovs(st)) {
+                        log_warn("Not touching link '%s': the record says pxelab did not make it", name);
+                        return 0;
+                }
+                for (char **a = st->bridge.addresses; a && *a; a++) {
+                        int k = link_del_address(name, *a);
+                        if (k < 0)
+                                r = k;
+                }
+                int k = ovsdb_connect(st->bridge.ovsdb, &db);
+                if (k >= 0)
+                        k = ovsdb_port_del_marked(db, name, st->lab, OVS_TIMEOUT_MS);
+                return k < 0 ? k : r;
+        }
+        if (!rec_is_ovs(st)) {
+                r = labbridge_link_is_ours(st->lab, name, "bridge");
+                if (r == -EPERM)
+                        return 0;       /* not ours: left alone, said so */
+                return r <= 0 ? r : link_delete(name);
+        }
+        r = ovsdb_connect(st->bridge.ovsdb, &db);
+        if (r < 0)
+                return r;
+        r = ovs_bridge_is_ours(db, st->lab, name);
+        if (r == -EPERM)
+                return 0;
+        return r <= 0 ? r : ovsdb_bridge_del(db, name, OVS_TIMEOUT_MS);
 }
 
 /* The port IFNAME is already on BRIDGE (a VM that powered off keeps its
@@ -208,16 +251,15 @@ static int ovs_has_port(struct ovsdb *db, const char *bridge, const char *ifname
         return 0;
 }
 
-int labbridge_attach(json_t *st, const char *ifname) {
+int labbridge_attach(const struct lab_record *st, const char *ifname) {
         _cleanup_(ovsdb_closep) struct ovsdb *db = NULL;
-        json_t *br = json_object_get(st, "bridge");
-        const char *bridge = json_str(br, "name");
+        const char *bridge = st->bridge.name;
         int r;
 
-        if (!bridge)
+        if (!st->has_bridge || !bridge)
                 return log_error_errno(-EBADMSG, "Failed to add '%s' to the lab's bridge: the record names none",
                                        ifname);
-        if (!rec_is_ovs(br))
+        if (!rec_is_ovs(st))
                 return link_set_master(ifname, bridge);
         /* ovs-vswitchd (netdev datapath) reads the port's frames from the
          * kernel device, and so does the host's stack: left to itself, the
@@ -234,32 +276,31 @@ int labbridge_attach(json_t *st, const char *ifname) {
         r = link_set_noarp(ifname);
         if (r < 0)
                 return r;
-        r = ovsdb_connect(json_str(br, "ovsdb"), &db);
+        r = ovsdb_connect(st->bridge.ovsdb, &db);
         if (r < 0)
                 return r;
         r = ovs_has_port(db, bridge, ifname);
         if (r != 0)
                 return r < 0 ? r : 0;
         /* Marked with the lab: `down` finds the ports it made by that. */
-        return ovsdb_port_add(db, bridge, ifname, json_str(st, "lab"), OVS_TIMEOUT_MS);
+        return ovsdb_port_add(db, bridge, ifname, st->lab, OVS_TIMEOUT_MS);
 }
 
-int labbridge_detach(json_t *st, const char *ifname) {
+int labbridge_detach(const struct lab_record *st, const char *ifname) {
         _cleanup_(ovsdb_closep) struct ovsdb *db = NULL;
-        json_t *br = json_object_get(st, "bridge");
-        const char *bridge = json_str(br, "name");
+        const char *bridge = st->bridge.name;
         int r;
 
-        if (!bridge)
+        if (!st->has_bridge || !bridge)
                 return 0;
-        if (!rec_is_ovs(br)) {
+        if (!rec_is_ovs(st)) {
                 /* A tap that was never made (or is gone) is on no bridge. */
                 r = link_exists(ifname, NULL);
                 if (r <= 0)
                         return r;
                 return link_set_master(ifname, NULL);
         }
-        r = ovsdb_connect(json_str(br, "ovsdb"), &db);
+        r = ovsdb_connect(st->bridge.ovsdb, &db);
         if (r < 0)
                 return r;
         /* A bridge that is gone took its ports along: then the port is
@@ -267,21 +308,21 @@ int labbridge_detach(json_t *st, const char *ifname) {
         return ovsdb_port_del(db, bridge, ifname, OVS_TIMEOUT_MS);
 }
 
-int labbridge_info(json_t *st, json_t **ret) {
+int labbridge_info(const struct lab_record *st, json_t **ret) {
         _cleanup_(ovsdb_closep) struct ovsdb *db = NULL;
-        json_t *br = json_object_get(st, "bridge"), *info = NULL, *ports;
-        const char *name = json_str(br, "name");
+        json_t *info = NULL, *ports;
+        const char *name = st->bridge.name;
         char **v = NULL;
         int r;
 
         r = link_info(name, &info);
         if (r < 0)
                 return r;
-        json_object_set_new(info, "type", json_string(rec_is_ovs(br) ? "ovs" : "linux"));
-        if (rec_is_ovs(br)) {
+        json_object_set_new(info, "type", json_string(rec_is_ovs(st) ? "ovs" : "linux"));
+        if (rec_is_ovs(st)) {
                 /* OVS ports have no kernel master: ask OVSDB. */
                 ports = json_array();
-                if (ovsdb_connect(json_str(br, "ovsdb"), &db) >= 0 && ovsdb_bridge_ports(db, name, &v) >= 0)
+                if (ovsdb_connect(st->bridge.ovsdb, &db) >= 0 && ovsdb_bridge_ports(db, name, &v) >= 0)
                         for (char **i = v; *i; i++)
                                 if (!streq(*i, name))      /* the bridge's own internal port */
                                         json_array_append_new(ports, json_string(*i));

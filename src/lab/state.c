@@ -5,7 +5,6 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include "basic/fault.h"
 #include "basic/log.h"
 #include "lab/state.h"
 #include "basic/util.h"
@@ -16,42 +15,6 @@ char *lab_run_dir(const char *lab) {
 
 char *lab_state_dir(const char *lab) {
         return path_join(PXELAB_STATE_ROOT, lab);
-}
-
-int state_load(const char *lab, json_t **ret) {
-        _cleanup_free_ char *dir = lab_run_dir(lab), *p = path_join(dir, "state.json");
-        json_error_t err;
-        json_t *st;
-
-        if (access(p, F_OK) < 0)
-                return -errno;
-        st = json_load_file(p, 0, &err);
-        if (!st) {
-                log_error("Failed to read lab state '%s': %s (line %d)", p, err.text, err.line);
-                return -EBADMSG;
-        }
-        *ret = st;
-        return 0;
-}
-
-int state_save(const char *lab, json_t *st) {
-        _cleanup_free_ char *dir = lab_run_dir(lab), *p = path_join(dir, "state.json"), *s = NULL;
-        int r;
-
-        r = mkdir_p(PXELAB_RUN_ROOT, 0755);
-        if (r < 0)
-                return log_error_errno(r, "Failed to create '%s'", PXELAB_RUN_ROOT);
-        if (mkdir(dir, 0700) == 0)
-                fault_point("rundir");  /* the run dir without a record: `down` removes it */
-        else if (errno != EEXIST)
-                return log_error_errno(errno, "Failed to create '%s'", dir);
-        s = json_dumps(st, JSON_INDENT(2) | JSON_SORT_KEYS);
-        if (!s)
-                return log_error_errno(ENOMEM, "Failed to serialise lab state");
-        r = write_file_atomic(p, s, strlen(s), 0600);
-        if (r < 0)
-                return log_error_errno(r, "Failed to write '%s'", p);
-        return 0;
 }
 
 static bool valid_lab_name(const char *lab) {
@@ -198,9 +161,9 @@ int state_lock(void) {
                 if (!told && waited >= LOCK_NOTICE_USEC) {
                         long holder = lock_holder(fd);
                         if (holder > 0)
-                                log_warn("Waiting for another pxelab (PID %ld) to finish…", holder);
+                                log_notice("Waiting for another pxelab (PID %ld) to finish…", holder);
                         else
-                                log_warn("Waiting for another pxelab to finish…");
+                                log_notice("Waiting for another pxelab to finish…");
                         told = true;
                 }
                 nanosleep(&(struct timespec) { .tv_nsec = 10 * 1000 * 1000 }, NULL);

@@ -1,8 +1,7 @@
-/* The lab's record of everything it made: /run/pxelab/LAB/state.json.
- * Every resource is written here *before* it is created, so `down` can undo
- * a crashed `up` from this file alone. */
+/* The labs' directories under /run/pxelab and /var/lib/pxelab, the list of
+ * labs that have a record, and the global lock. The record itself (what is
+ * in /run/pxelab/LAB/state.json): record.h. */
 #pragma once
-#include <jansson.h>
 #include <stdbool.h>
 
 #include "basic/paths.h"
@@ -11,10 +10,6 @@
 char *lab_run_dir(const char *lab);      /* /run/pxelab/LAB */
 char *lab_state_dir(const char *lab);    /* /var/lib/pxelab/LAB */
 
-/* Loads /run/pxelab/LAB/state.json. -ENOENT when the lab has no record. */
-int state_load(const char *lab, json_t **ret);
-/* Writes it atomically (0600), creating the run dir (0700) when needed. */
-int state_save(const char *lab, json_t *st);
 /* Removes /run/pxelab/LAB when it has no record: what an `up` killed
  * between creating the dir and writing its first record leaves. Returns 1
  * when removed, 0 when there is no such dir; a dir holding anything else

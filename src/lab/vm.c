@@ -4,22 +4,22 @@
 #include <fcntl.h>
 #include <linux/capability.h>
 #include <netinet/in.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
 
 #include "host/accel.h"
 #include "host/link.h"
 #include "basic/fault.h"
-#include "basic/json.h"
-#include "lab/lab.h"
 #include "lab/labbridge.h"
 #include "basic/log.h"
 #include "basic/names.h"
 #include "basic/rules.h"
-#include "lab/state.h"
+#include "lab/record.h"
 #include "host/units.h"
 #include "basic/util.h"
 #include "lab/vm.h"
+
 
 /* ---- names and values (the rules: basic/rules.h) ---------------------- */
 
@@ -190,32 +190,25 @@ int vm_prepare(const struct vm_config *c) {
 
 /* ---- the lab's VMs -------------------------------------------------------- */
 
-static json_t *vms_of(json_t *st, bool create) {
-        json_t *vms = json_object_get(st, "vms");
-        if (!vms && create) {
-                vms = json_object();
-                json_object_set_new(st, "vms", vms);
-        }
-        return vms;
-}
-
-static bool vms_use(json_t *vms, const char *key, const char *value, const char *except) {
-        const char *name;
-        json_t *rec;
-        json_object_foreach(vms, name, rec)
-                if (!streq(name, except) && streq(json_str(rec, key), value))
+/* Whether a VM of REC other than EXCEPT has FIELD (an offset into struct
+ * lab_vm of a string) equal to VALUE. */
+static bool vms_use(const struct lab_record *rec, size_t field, const char *value, const char *except) {
+        for (size_t i = 0; i < rec->n_vms; i++) {
+                const char *v = *(char *const *) ((const char *) &rec->vms[i] + field);
+                if (!streq(rec->vms[i].name, except) && streq(v, value))
                         return true;
+        }
         return false;
 }
 
 /* lab_tap_name() "pxt-LAB-N" (shortened to 15 characters for a long lab
  * name) with the first N that no VM of the lab and no other link (another
  * lab's tap) uses. */
-static int pick_tap(const char *lab, json_t *vms, char **ret) {
+static int pick_tap(const struct lab_record *rec, char **ret) {
         for (unsigned n = 0; n < 100; n++) {
-                _cleanup_free_ char *tap = lab_tap_name(lab, n);
+                _cleanup_free_ char *tap = lab_tap_name(rec->lab, n);
                 int r;
-                if (vms_use(vms, "tap", tap, NULL))
+                if (vms_use(rec, offsetof(struct lab_vm, tap), tap, NULL))
                         continue;
                 r = link_exists(tap, NULL);
                 if (r < 0)
@@ -225,7 +218,7 @@ static int pick_tap(const char *lab, json_t *vms, char **ret) {
                         return 0;
                 }
         }
-        log_error("No free tap name for lab '%s'", lab);
+        log_error("No free tap name for lab '%s'", rec->lab);
         return -ENOSPC;
 }
 
@@ -236,19 +229,19 @@ static bool port_free(int port) {
         return fd >= 0 && bind(fd, (struct sockaddr *) &sa, sizeof(sa)) == 0;
 }
 
-static int pick_vnc(json_t *vms, const char *name) {
+static int pick_vnc(const struct lab_record *rec, const char *name) {
         for (int n = 0; n < 100; n++) {
                 _cleanup_free_ char *addr = xasprintf("127.0.0.1:%d", n);
-                if (!vms_use(vms, "vnc", addr, name) && port_free(5900 + n))
+                if (!vms_use(rec, offsetof(struct lab_vm, vnc), addr, name) && port_free(5900 + n))
                         return n;
         }
         return -1;
 }
 
-static char *next_free_name(json_t *vms) {
+static char *next_free_name(struct lab_record *rec) {
         for (unsigned n = 1;; n++) {
                 char *name = xasprintf("vm%u", n);
-                if (!json_object_get(vms, name))
+                if (!lab_record_vm(rec, name))
                         return name;
                 free(name);
         }
@@ -280,19 +273,19 @@ static int vnc_display(const char *v) {
         return (int) n;
 }
 
-static void config_from_record(struct vm_config *c, const char *lab, const char *name, json_t *st, json_t *rec) {
+static void config_from_record(struct vm_config *c, const struct lab_record *st, const struct lab_vm *vm) {
         *c = (struct vm_config) {
-                .lab = lab,
-                .name = name,
-                .firmware = json_str(rec, "firmware"),
-                .mac = json_str(rec, "mac"),
-                .memory = json_integer_value(json_object_get(rec, "memory")),
-                .disk = json_str(rec, "disk"),
-                .tap = json_str(rec, "tap"),
-                .run_dir = json_str(st, "run_dir"),
-                .vm_dir = json_str(rec, "dir"),
-                .kvm = streq(json_str(rec, "accel"), "kvm"),
-                .vnc = -1,
+                .lab = st->lab,
+                .name = vm->name,
+                .firmware = vm->firmware,
+                .mac = vm->mac,
+                .memory = vm->memory,
+                .disk = vm->disk,
+                .tap = vm->tap,
+                .run_dir = st->run_dir,
+                .vm_dir = vm->dir,
+                .kvm = streq(vm->accel, "kvm"),
+                .vnc = vnc_display(vm->vnc),
                 /* A guest OS (not the boot firmware) leaves TCP/UDP checksums
                  * to the NIC by default; ovs-vswitchd's userspace (netdev)
                  * datapath, which reads the tap like any device, forwards
@@ -301,9 +294,8 @@ static void config_from_record(struct vm_config *c, const char *lab, const char 
                  * timed out; with csum=off it worked). Off on every OVS lab:
                  * the record does not say which datapath a borrowed bridge
                  * has, and the cost is only the guest's own checksumming. */
-                .nic_csum_off = streq(json_str(json_object_get(st, "bridge"), "type"), "ovs"),
+                .nic_csum_off = streq(st->bridge.type, "ovs"),
         };
-        c->vnc = vnc_display(json_str(rec, "vnc"));
 }
 
 /* The units run with ProtectHome=yes: these trees are invisible to QEMU. */
@@ -317,18 +309,15 @@ static bool path_in_homes(const char *path) {
         return false;
 }
 
-/* The request checked and completed into a record; *usage on bad input. */
-static int make_record(const char *lab, json_t *st, json_t *vms, const struct vm_request *req, const char *name,
-                       bool kvm, bool *usage, json_t **ret) {
-        json_t *old = json_object_get(vms, name);
+/* The request's own values checked: firmware, memory, MAC, disk. Nothing
+ * here depends on the host: a failure is the user's (exit 2). */
+static int check_request(const struct lab_record *st, const struct vm_request *req, const char *name,
+                         const char **ret_firmware, long *ret_memory, char mac[static 18], char **ret_disk) {
+        const struct lab_vm *old = lab_record_vm((struct lab_record *) st, name);
         const char *firmware = req->firmware ? req->firmware : "bios";
-        const char *state_dir = json_str(st, "state_dir");
         long memory = req->memory ? req->memory : VM_MEMORY_DEFAULT;
-        _cleanup_free_ char *tap = NULL, *disk = NULL, *dir = NULL, *vnc = NULL, *svc = NULL, *unit = NULL, *log = NULL;
-        char mac[18];
-        int r;
+        _cleanup_free_ char *disk = NULL;
 
-        *usage = true;
         if (firmware_from_string(firmware) < 0) {
                 log_error("Unknown firmware '%s' (" FIRMWARE_CHOICES ")", firmware);
                 return -EINVAL;
@@ -347,12 +336,12 @@ static int make_record(const char *lab, json_t *st, json_t *vms, const struct vm
                                   "six hex pairs separated by ':' or '-'");
                         return -EINVAL;
                 }
-        } else if (old && json_str(old, "mac"))
-                snprintf(mac, sizeof(mac), "%s", json_str(old, "mac"));
+        } else if (old && old->mac && rule_mac_parse(old->mac, mac) == MAC_OK)
+                ;
         else
-                vm_mac_derive(lab, name, mac);
-        if (vms_use(vms, "mac", mac, name)) {
-                log_error("MAC '%s' is already used by another VM of lab '%s'", mac, lab);
+                vm_mac_derive(st->lab, name, mac);
+        if (vms_use(st, offsetof(struct lab_vm, mac), mac, name)) {
+                log_error("MAC '%s' is already used by another VM of lab '%s'", mac, st->lab);
                 return -EEXIST;
         }
         if (req->disk && rule_disk_is_size(req->disk))
@@ -368,36 +357,58 @@ static int make_record(const char *lab, json_t *st, json_t *vms, const struct vm
                         return -EACCES;
                 }
         }
-        if (!state_dir || !json_str(st, "run_dir") || !json_str(json_object_get(st, "bridge"), "name")) {
-                *usage = false;
-                log_error("The record of lab '%s' lacks its directories or bridge", lab);
+        *ret_firmware = firmware;
+        *ret_memory = memory;
+        *ret_disk = TAKE_PTR(disk);
+        return 0;
+}
+
+/* The checked request completed into a VM of the record: its tap (kept
+ * from before, else a free one), VNC display, derived unit, log and dir.
+ * Failures here are the host's (exit 1). */
+static int make_vm(const struct lab_record *st, const char *name, const char *firmware, long memory, const char *mac,
+                   char *disk, bool vnc_wanted, bool kvm, struct lab_vm *ret) {
+        const struct lab_vm *old = lab_record_vm((struct lab_record *) st, name);
+        _cleanup_free_ char *tap = NULL, *vnc = NULL;
+        int r;
+
+        if (!st->has_bridge || !st->bridge.name) {
+                free(disk);
+                log_error("The record of lab '%s' names no bridge", st->lab);
                 return -EBADMSG;
         }
-        *usage = false;
-        if (old && json_str(old, "tap"))
-                tap = xstrdup(json_str(old, "tap"));
+        if (old && old->tap)
+                tap = xstrdup(old->tap);
         else {
-                r = pick_tap(lab, vms, &tap);
-                if (r < 0)
+                r = pick_tap(st, &tap);
+                if (r < 0) {
+                        free(disk);
                         return r;
+                }
         }
-        if (req->vnc) {
-                int n = pick_vnc(vms, name);
+        if (vnc_wanted) {
+                int n = pick_vnc(st, name);
                 if (n < 0) {
+                        free(disk);
                         log_error("No free VNC display on 127.0.0.1 (5900-5999)");
                         return -EADDRINUSE;
                 }
                 vnc = xasprintf("127.0.0.1:%d", n);
         }
-        dir = xasprintf("%s/vm/%s", state_dir, name);
-        svc = xasprintf("vm-%s", name);
-        unit = lab_unit_name(lab, svc);
-        log = vm_log_path(&(struct vm_config) { .run_dir = json_str(st, "run_dir"), .name = name });
-        *ret = json_pack("{s:s, s:s, s:s, s:I, s:s?, s:s, s:s, s:s, s:s, s:s, s:s?}",
-                         "name", name, "firmware", firmware, "mac", mac, "memory", (json_int_t) memory,
-                         "disk", disk, "tap", tap, "unit", unit, "log", log, "dir", dir,
-                         "accel", kvm ? "kvm" : "tcg", "vnc", vnc);
-        return *ret ? 0 : -ENOMEM;
+        *ret = (struct lab_vm) {
+                .name = xstrdup(name),
+                .firmware = xstrdup(firmware),
+                .mac = xstrdup(mac),
+                .memory = memory,
+                .disk = disk,
+                .tap = TAKE_PTR(tap),
+                .unit = lab_vm_unit_name(st->lab, name),
+                .log = lab_vm_log_path(st->lab, name),
+                .dir = lab_vm_dir(st->lab, name),
+                .accel = xstrdup(kvm ? "kvm" : "tcg"),
+                .vnc = TAKE_PTR(vnc),
+        };
+        return 0;
 }
 
 void vm_request_from_decl(const struct vm_decl *d, struct vm_request *req) {
@@ -413,14 +424,56 @@ void vm_request_from_decl(const struct vm_decl *d, struct vm_request *req) {
                 req->disk = d->disk;
 }
 
+/* Takes the VM's tap out of the bridge and deletes it, only when it
+ * carries the lab's mark: a link of that name that is someone else's is
+ * left alone, said so in one line. A tap that is gone may still have its
+ * OVS port (a crash): that goes. */
+static int remove_tap(const struct lab_record *st, const char *tap) {
+        int r = labbridge_link_is_ours(st->lab, tap, "tun"), k;
+
+        if (r == -EPERM)
+                return 0;
+        if (r < 0)
+                return r;
+        k = labbridge_detach(st, tap);
+        if (k >= 0 && r > 0)
+                k = link_delete(tap);
+        return k;
+}
+
 /* Undoes a start that failed half-way: unit, port, tap, record. */
-static void start_rollback(sd_bus *bus, const char *lab, json_t *st, const char *name, json_t *rec, bool unit) {
+static void start_rollback(sd_bus *bus, struct lab_record *st, const char *name, bool unit) {
+        struct lab_vm *vm = lab_record_vm(st, name);
+
+        if (!vm)
+                return;
         if (unit)
-                (void) units_stop(bus, json_str(rec, "unit"));
-        (void) labbridge_detach(st, json_str(rec, "tap"));
-        (void) link_delete(json_str(rec, "tap"));
-        json_object_del(vms_of(st, true), name);
-        (void) state_save(lab, st);
+                (void) units_stop(bus, vm->unit);
+        (void) remove_tap(st, vm->tap);
+        lab_record_del_vm(st, name);
+        (void) lab_record_save(st);
+}
+
+/* The tap made plain and marked as the lab's, then a port through the
+ * lab's bridge back-end (a Linux bridge port or an OVS port). A link of
+ * that name that is not the lab's is refused. */
+static int make_tap(const struct lab_record *st, const char *tap) {
+        _cleanup_free_ char *mark = lab_link_mark(st->lab);
+        int r;
+
+        r = labbridge_link_is_ours(st->lab, tap, "tun");
+        if (r == -EPERM) {
+                log_error("Link '%s' exists and is not lab '%s''s tap", tap, st->lab);
+                return -EEXIST;
+        }
+        if (r < 0)
+                return r;
+        r = tap_create(tap, NULL);
+        if (r >= 0)
+                r = link_set_alias(tap, mark);
+        if (r >= 0)
+                r = labbridge_attach(st, tap);
+        return r;
 }
 
 /* QEMU's sandbox on top of units.c's. No MemoryDenyWriteExecute (TCG is a
@@ -432,11 +485,12 @@ static char *vm_families[] = { "AF_UNIX", "AF_INET", "AF_INET6", NULL };
 /* Builds C's command line and starts its unit. QUIET_EXIT: a QEMU that
  * ends at once is returned as -ECHILD without logging (the caller tries
  * again under TCG). */
-static int start_unit(sd_bus *bus, const char *lab, const struct vm_config *c, json_t *rec, bool quiet_exit) {
-        _cleanup_free_ char *slice = lab_slice_name(lab), *description = NULL;
+static int start_unit(sd_bus *bus, const struct lab_record *st, const struct vm_config *c, const struct lab_vm *vm,
+                      bool quiet_exit) {
+        _cleanup_free_ char *description = NULL;
         _cleanup_strv_free_ char **argv = NULL;
         char *rw[4] = {}, *hidden_rw[2] = {};
-        const char *disk;
+        const char *disk = vm->disk;
         int r;
 
         r = vm_build_argv(c, &argv);
@@ -445,16 +499,15 @@ static int start_unit(sd_bus *bus, const char *lab, const struct vm_config *c, j
         /* QEMU may write its log, its own dir and the disk image only. */
         rw[0] = (char *) c->run_dir;
         rw[1] = (char *) c->vm_dir;
-        disk = json_str(rec, "disk");
         /* An image where the sandbox hides it (/tmp, homes) is bound in. */
         if (disk && !rule_disk_is_size(disk) && units_path_hidden(disk))
                 hidden_rw[0] = (char *) disk;
         else if (disk && !rule_disk_is_size(disk))
                 rw[2] = (char *) disk;
-        description = xasprintf("pxelab VM %s of lab %s (%s)", c->name, lab, c->firmware);
+        description = xasprintf("pxelab VM %s of lab %s (%s)", c->name, st->lab, c->firmware);
         return units_start(bus, &(struct unit_spec) {
-                .name = json_str(rec, "unit"),
-                .slice = slice,
+                .name = vm->unit,
+                .slice = st->slice,
                 .description = description,
                 .argv = argv,
                 .type = "simple",
@@ -498,19 +551,20 @@ static int ended_early(sd_bus *bus, const char *unit, unsigned long long since, 
 /* KVM passed the probe but the VM died under it at once: record TCG (the
  * lab's record first, then the cache, so later VMs don't try again) and
  * start it again under TCG, saying so in one line. */
-static int restart_under_tcg(sd_bus *bus, const char *lab, json_t *st, struct vm_config *c, json_t *rec,
+static int restart_under_tcg(sd_bus *bus, struct lab_record *st, struct vm_config *c, struct lab_vm *vm,
                              const char *how, struct accel_choice *accel) {
         _cleanup_free_ char *qemu = qemu_binary(), *log = vm_log_path(c);
         int r;
 
-        json_object_set_new(rec, "accel", json_string("tcg"));
-        r = state_save(lab, st);
+        free(vm->accel);
+        vm->accel = xstrdup("tcg");
+        r = lab_record_save(st);
         if (r < 0)
                 return r;
         c->kvm = false;
         /* The console shows this boot only. */
         (void) truncate(log, 0);
-        r = start_unit(bus, lab, c, rec, false);
+        r = start_unit(bus, st, c, vm, false);
         if (r < 0)
                 return r;
         *accel = (struct accel_choice) { .kvm = false, .fallback = true };
@@ -523,75 +577,77 @@ static int restart_under_tcg(sd_bus *bus, const char *lab, json_t *st, struct vm
         return 0;
 }
 
-int vm_start(sd_bus *bus, const char *lab, json_t *st, const struct vm_request *req, bool *ret_usage,
-             struct accel_choice *ret_accel, char **ret_name) {
-        json_t *vms = vms_of(st, true), *rec = NULL;
-        _cleanup_free_ char *name = NULL, *qemu = NULL, *how = NULL;
-        struct accel_choice accel;
+int vm_check(sd_bus *bus, struct lab_record *st, const struct vm_request *req, struct vm_plan *ret) {
+        _cleanup_free_ char *name = NULL;
+        const struct lab_vm *rec;
         struct vm_request eff;
-        struct vm_config c;
-        unsigned long long since;
-        bool usage = false, watch;
         int r;
 
-        if (ret_usage)
-                *ret_usage = false;
-        name = req->name ? xstrdup(req->name) : next_free_name(vms);
+        name = req->name ? xstrdup(req->name) : next_free_name(st);
         if (!rule_name_valid(name)) {
-                if (ret_usage)
-                        *ret_usage = true;
                 log_error("'%s' is not a valid VM name ([a-z0-9][a-z0-9_-]*, at most %d characters)", name,
                           RULE_NAME_MAX);
                 return -EINVAL;
         }
-        rec = json_object_get(vms, name);
-        if (rec && vm_unit_active(bus, json_str(rec, "unit"))) {
-                if (ret_usage)
-                        *ret_usage = true;
-                log_error("VM '%s' of lab '%s' is already running", name, lab);
+        rec = lab_record_vm(st, name);
+        if (rec && vm_unit_active(bus, rec->unit)) {
+                log_error("VM '%s' of lab '%s' is already running", name, st->lab);
                 return -EEXIST;
         }
         /* Started before: what it was started with, unless REQ says otherwise. */
         eff = *req;
         if (rec) {
                 if (!eff.firmware)
-                        eff.firmware = json_str(rec, "firmware");
+                        eff.firmware = rec->firmware;
                 if (!eff.memory)
-                        eff.memory = json_integer_value(json_object_get(rec, "memory"));
+                        eff.memory = rec->memory;
                 if (!eff.disk)
-                        eff.disk = json_str(rec, "disk");
+                        eff.disk = rec->disk;
                 if (!eff.vnc)
-                        eff.vnc = json_str(rec, "vnc") != NULL;
+                        eff.vnc = rec->vnc != NULL;
         }
+        *ret = (struct vm_plan) { .vnc = eff.vnc };
+        r = check_request(st, &eff, name, &ret->firmware, &ret->memory, ret->mac, &ret->disk);
+        if (r < 0)
+                return r;
+        ret->name = TAKE_PTR(name);
+        return 0;
+}
+
+void vm_plan_done(struct vm_plan *plan) {
+        free(plan->name);
+        free(plan->disk);
+        *plan = (struct vm_plan) {};
+}
+
+int vm_start(sd_bus *bus, struct lab_record *st, struct vm_plan *plan, struct accel_choice *ret_accel) {
+        const char *name = plan->name;
+        _cleanup_free_ char *qemu = NULL, *how = NULL;
+        struct accel_choice accel;
+        struct lab_vm made, *vm;
+        struct vm_config c;
+        unsigned long long since;
+        bool watch;
+        int r;
+
         qemu = qemu_binary();
         r = accel_choose(qemu, &accel);
-        if (r < 0) {
-                if (ret_usage)
-                        *ret_usage = true;
+        if (r < 0)
                 return r;
-        }
-        r = make_record(lab, st, vms, &eff, name, accel.kvm, &usage, &rec);
-        if (r < 0) {
-                if (ret_usage)
-                        *ret_usage = usage;
+        r = make_vm(st, name, plan->firmware, plan->memory, plan->mac, TAKE_PTR(plan->disk), plan->vnc, accel.kvm,
+                    &made);
+        if (r < 0)
                 return r;
-        }
         /* Recorded before anything exists, so `down` can undo a crash. */
-        json_object_set_new(vms, name, rec);
-        r = state_save(lab, st);
+        vm = lab_record_put_vm(st, &made);
+        r = lab_record_save(st);
         if (r < 0)
                 return r;
 
-        config_from_record(&c, lab, name, st, rec);
+        config_from_record(&c, st, vm);
         r = vm_prepare(&c);
-        if (r < 0)
-                goto fail;
-        /* The tap is made plain, then becomes a port through the lab's
-         * bridge back-end (a Linux bridge port or an OVS port). */
-        r = tap_create(c.tap, NULL);
-        if (r < 0)
-                goto fail;
-        r = labbridge_attach(st, c.tap);
+        if (r >= 0)
+                r = make_tap(st, vm->tap);
         if (r < 0)
                 goto fail;
         fault_point("vm-attached");
@@ -599,85 +655,77 @@ int vm_start(sd_bus *bus, const char *lab, json_t *st, const struct vm_request *
          * forced choice is what the user asked for, failure included. */
         watch = accel.kvm && !accel.forced;
         since = now_usec();
-        r = start_unit(bus, lab, &c, rec, watch);
+        r = start_unit(bus, st, &c, vm, watch);
         if (watch && (r >= 0 || r == -ECHILD)) {
-                int e = ended_early(bus, json_str(rec, "unit"), since, &how);
+                int e = ended_early(bus, vm->unit, since, &how);
                 if (e > 0)
-                        r = restart_under_tcg(bus, lab, st, &c, rec, how, &accel);
+                        r = restart_under_tcg(bus, st, &c, vm, how, &accel);
                 else if (e == 0 && r == -ECHILD)
-                        log_error("Failed to start unit '%s': it did not stay up", json_str(rec, "unit"));
+                        log_error("Failed to start unit '%s': it did not stay up", vm->unit);
         }
         if (r < 0) {
-                start_rollback(bus, lab, st, name, rec, true);
+                start_rollback(bus, st, name, true);
                 return r;
         }
         if (ret_accel)
                 *ret_accel = accel;
-        if (ret_name)
-                *ret_name = TAKE_PTR(name);
         return 0;
 fail:
-        start_rollback(bus, lab, st, name, rec, false);
+        start_rollback(bus, st, name, false);
         return r;
 }
 
-int vm_stop(sd_bus *bus, const char *lab, json_t *st, const char *name) {
-        json_t *rec = json_object_get(vms_of(st, false), name);
+int vm_stop(sd_bus *bus, struct lab_record *st, const char *name) {
+        struct lab_vm *vm = lab_record_vm(st, name);
         int r, ret = 0;
 
-        if (!rec)
+        if (!vm)
                 return -ENOENT;
-        r = units_stop(bus, json_str(rec, "unit"));
+        r = units_stop(bus, vm->unit);
         if (r < 0)
                 ret = r;
-        if (json_str(rec, "tap")) {
-                r = labbridge_detach(st, json_str(rec, "tap"));
-                if (r >= 0)
-                        r = link_delete(json_str(rec, "tap"));
+        if (vm->tap) {
+                r = remove_tap(st, vm->tap);
                 if (r < 0 && ret == 0)
                         ret = r;
         }
         if (ret < 0)
                 return ret;     /* keep the record: stop again retries */
-        json_object_del(vms_of(st, false), name);
-        return state_save(lab, st);
+        lab_record_del_vm(st, name);
+        return lab_record_save(st);
 }
 
-int vm_stop_all(sd_bus *bus, const char *lab, json_t *st) {
-        json_t *vms = vms_of(st, false), *rec;
-        const char *name;
-        void *tmp;
+int vm_stop_all(sd_bus *bus, struct lab_record *st) {
         int r, ret = 0;
 
-        json_object_foreach_safe(vms, tmp, name, rec) {
-                r = vm_stop(bus, lab, st, name);
+        /* vm_stop() removes the VM from the record; a failed one stays. */
+        for (size_t i = 0; i < st->n_vms;) {
+                _cleanup_free_ char *name = xstrdup(st->vms[i].name);
+                size_t before = st->n_vms;
+                r = vm_stop(bus, st, name);
                 if (r < 0 && ret == 0)
                         ret = r;
+                if (st->n_vms == before)
+                        i++;
         }
         return ret;
 }
 
-json_t *vm_status_json(sd_bus *bus, const char *lab, json_t *st) {
-        json_t *vms = vms_of(st, false), *arr = json_array(), *rec;
-        const char **names = xcalloc(json_object_size(vms) + 1, sizeof(char *));
-        const char *name;
-        size_t n = 0;
+json_t *vm_status_json(sd_bus *bus, const struct lab_record *st) {
+        json_t *arr = json_array();
 
-        json_object_foreach(vms, name, rec)
-                names[n++] = name;
-        qsort(names, n, sizeof(char *), strcmp_ptr);
-        for (size_t i = 0; i < n; i++) {
-                json_t *o = json_deep_copy(json_object_get(vms, names[i]));
+        /* The record keeps its VMs sorted by name. */
+        for (size_t i = 0; i < st->n_vms; i++) {
+                json_t *o = lab_vm_json(&st->vms[i]);
                 struct unit_status us = {};
                 const char *state = "unknown";
 
-                if (bus && units_status(bus, json_str(o, "unit"), &us) >= 0)
+                if (bus && units_status(bus, st->vms[i].unit, &us) >= 0)
                         state = us.loaded ? us.active_state : "inactive";
-                json_object_set_new(o, "lab", json_string(lab));
+                json_object_set_new(o, "lab", json_string(st->lab));
                 json_object_set_new(o, "active_state", json_string(state));
                 unit_status_done(&us);
                 json_array_append_new(arr, o);
         }
-        free(names);
         return arr;
 }

@@ -9,9 +9,8 @@
  *             names.h: a long LAB is shortened to fit 15 characters);
  *   - files   /run/pxelab/LAB/vm-NAME.log (serial console) and the VM's own
  *             directory /var/lib/pxelab/LAB/vm/NAME (OVMF_VARS.fd, disk.qcow2);
- *   - record  state.json["vms"][NAME], written before anything is made:
- *             {"name","firmware","mac","memory","disk","tap","unit","log",
- *              "dir","accel","vnc"}.
+ *   - record  a struct lab_vm of the lab's record (record.h), written
+ *             before anything is made.
  * Nothing here keeps global state. */
 #pragma once
 #include <jansson.h>
@@ -20,6 +19,7 @@
 
 #include "basic/rules.h"
 #include "host/accel.h"
+#include "lab/record.h"
 #include "profile/profile.h"
 
 #define VM_OVMF_CODE "/usr/share/OVMF/OVMF_CODE_4M.fd"
@@ -76,28 +76,43 @@ struct vm_request {
  * (`vm "NAME" { firmware mac memory disk }`); REQ then points into D. */
 void vm_request_from_decl(const struct vm_decl *d, struct vm_request *req);
 
-/* Starts a VM in lab LAB whose state record ST the caller holds under the
- * global lock: records it in ST["vms"] (saved) before creating the tap and
- * the unit, then creates them. A VM recorded before (stopped, or powered
- * off) keeps its MAC and tap, and the settings REQ leaves unset. On failure what was made is removed again.
- * *ret_usage (may be NULL) is set when the request itself is wrong (bad name,
- * VM already running, missing image, a bad $PXELAB_ACCEL). The accelerator
- * is accel_choose()'s; a VM that ends within its first ACCEL_KVM_WATCH_MS
+/* A request checked against the lab's record, ready to start. */
+struct vm_plan {
+        char *name;
+        const char *firmware;
+        long memory;
+        char mac[18];
+        char *disk;             /* NULL, a SIZE or the image's real path */
+        bool vnc;
+};
+void vm_plan_done(struct vm_plan *plan);
+
+/* The check phase of `vm start`: the name (REQ's, or the next free "vmN"),
+ * the VM not running, firmware, memory, MAC (free in the lab) and disk
+ * (exists, not under a home). A VM recorded before (stopped, or powered
+ * off) keeps its MAC, tap and the settings REQ leaves unset. Every failure
+ * is the request's (logged; the caller exits 2); nothing is changed. */
+int vm_check(sd_bus *bus, struct lab_record *st, const struct vm_request *req, struct vm_plan *ret);
+
+/* The apply phase: records the VM in ST (saved) before making its tap
+ * (marked as the lab's, see record.h) and unit, then makes them; on failure
+ * what was made is removed again (every failure here is the host's: exit
+ * 1). The caller holds the global lock. The accelerator is
+ * accel_choose()'s; a VM that ends within its first ACCEL_KVM_WATCH_MS
  * under a probed (not forced) KVM is started again under TCG, the cache
  * then says TCG and one line says so. *ret_accel (may be NULL) tells which
- * accelerator the VM got and why. The VM's name is returned in *ret_name
- * (may be NULL). */
-int vm_start(sd_bus *bus, const char *lab, json_t *st, const struct vm_request *req, bool *ret_usage,
-             struct accel_choice *ret_accel, char **ret_name);
+ * accelerator the VM got and why. */
+int vm_start(sd_bus *bus, struct lab_record *st, struct vm_plan *plan, struct accel_choice *ret_accel);
 
-/* Stops VM NAME of lab LAB: stops its unit, deletes its tap, removes it from
- * ST (saved). The VM's directory (NVRAM, disk) is kept. -ENOENT (quiet) when
- * ST has no such VM. */
-int vm_stop(sd_bus *bus, const char *lab, json_t *st, const char *name);
+/* Stops VM NAME: stops its unit, deletes its tap (only when it carries the
+ * lab's mark; another link of that name is left alone with one line),
+ * removes it from ST (saved). The VM's directory (NVRAM, disk) is kept.
+ * -ENOENT (quiet) when ST has no such VM. */
+int vm_stop(sd_bus *bus, struct lab_record *st, const char *name);
 
 /* Stops every VM of the lab (`pxelab down` does this first). Goes on past
  * failures; returns the first error. */
-int vm_stop_all(sd_bus *bus, const char *lab, json_t *st);
+int vm_stop_all(sd_bus *bus, struct lab_record *st);
 
 /* True while UNIT (a VM's unit) is running or about to: activating, active,
  * deactivating. */
@@ -105,4 +120,4 @@ bool vm_unit_active(sd_bus *bus, const char *unit);
 
 /* The lab's VMs as a JSON array, sorted by name: each record's fields plus
  * "active_state" (from systemd; "unknown" when BUS is NULL) and "lab". */
-json_t *vm_status_json(sd_bus *bus, const char *lab, json_t *st);
+json_t *vm_status_json(sd_bus *bus, const struct lab_record *st);

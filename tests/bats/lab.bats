@@ -231,6 +231,7 @@ c, a = s.accept(); c.sendall(a[0].encode()); c.close()' &
                 > "$OUT/lab-t10/tpl/nginx.conf.mustache"
         sed -i '1a templates = "tpl"' "$p"
         run --separate-stderr sysd_run "$PXELAB" up "$p"
+        echo "$stderr"
         [ "$status" -eq 1 ]
         [[ "$stderr" == *"Failed to start unit 'pxelab-t10-nginx.service'"* ]]
         [[ "$stderr" == *'unknown directive "bogus_directive"'* ]]
@@ -369,4 +370,91 @@ CONF
         [[ "$output" == *"Lab nest-b: healthy"* ]]
         sysd_run "$PXELAB" down nest-b
         [ -z "$(sysd_run systemctl list-units --all --plain --no-legend 'pxelab-nest*')" ]
+}
+
+@test "down trusts nothing a record says: foreign links, units, tables, mounts and another lab's record are left alone" {
+        # A real lab's bridge carries pxelab's mark, and down deletes it.
+        p=$(mkprofile t20 10.60.0.1/24 'uplink = "none"')
+        sysd_run "$PXELAB" up "$p"
+        [ "$(sysd_run ip -j link show pxe-t20 | jq -r '.[0].ifalias')" = "pxelab:t20" ]
+        sysd_run "$PXELAB" down t20
+        ! sysd_run ip link show pxe-t20 || false
+        # Things that are not lab 'evil''s: a bridge and a veth, a unit, Debian's
+        # default table, a mount outside the lab's dirs.
+        sysd_run ip link add brfor type bridge
+        sysd_run ip link add vfor0 type veth peer name vfor1
+        sysd_run systemd-run --unit foreign-svc sleep 4646
+        sysd_run nft add table inet filter
+        sysd_run mkdir -p /run/foreign
+        sysd_run mount -t tmpfs tmpfs /run/foreign
+        sysd_run mkdir -p /run/pxelab/evil
+        sysd_run sh -c 'cat > /run/pxelab/evil/state.json' <<'JSON'
+{ "lab": "evil", "profile": "/x/evil.conf", "run_dir": "/run/foreign", "state_dir": "/etc",
+  "slice": "system.slice", "address": "10.61.0.1/24",
+  "bridge": { "name": "brfor", "type": "linux", "created": true, "addresses": ["10.61.0.1/24"] },
+  "nft": { "table": "filter", "family": "inet" }, "forwarding": false,
+  "units": ["foreign-svc.service", "pxelab-evil-b-dnsmasq.service"],
+  "mounts": ["/run/foreign"],
+  "vms": { "v1": { "name": "v1", "firmware": "bios", "mac": "52:54:00:00:00:01", "memory": 512,
+                   "tap": "vfor0", "unit": "foreign-svc.service", "log": "/etc/passwd", "dir": "/etc",
+                   "accel": "tcg" } } }
+JSON
+        run --separate-stderr sysd_run "$PXELAB" down evil
+        echo "stdout: $output"
+        echo "stderr: $stderr"
+        [ "$status" -eq 0 ]
+        r=/run/pxelab/evil/state.json
+        [[ "$stderr" == *"Warning: $r: ignoring run directory '/run/foreign', which is not lab 'evil''s ('/run/pxelab/evil')"* ]]
+        [[ "$stderr" == *"Warning: $r: ignoring slice 'system.slice', which is not lab 'evil''s ('pxelab-evil.slice')"* ]]
+        [[ "$stderr" == *"Warning: $r: ignoring nftables table 'filter', which is not lab 'evil''s ('pxelab-evil')"* ]]
+        [[ "$stderr" == *"Warning: $r: ignoring unit 'foreign-svc.service', which is not one of lab 'evil'"* ]]
+        [[ "$stderr" == *"Warning: $r: ignoring unit 'pxelab-evil-b-dnsmasq.service', which is not one of lab 'evil'"* ]]
+        [[ "$stderr" == *"Warning: $r: ignoring unit 'foreign-svc.service', which is not lab 'evil''s ('pxelab-evil-vm-v1.service')"* ]]
+        [[ "$stderr" == *"Warning: $r: ignoring mount '/run/foreign', which is not lab 'evil''s ('/run/pxelab/evil/tftp')"* ]]
+        [[ "$stderr" == *"Warning: Not deleting link 'vfor0': it is a veth link without pxelab's mark 'pxelab:evil' (alias none), so not lab 'evil''s"* ]]
+        [[ "$stderr" == *"Warning: Not deleting link 'brfor': it is a bridge link without pxelab's mark 'pxelab:evil' (alias none), so not lab 'evil''s"* ]]
+        [[ "$output" == *"Lab 'evil' is down"* ]]
+        # All of it is still there; only the lab's own run dir went.
+        sysd_run ip link show brfor
+        sysd_run ip link show vfor0
+        [ "$(sysd_run systemctl show -P ActiveState foreign-svc.service)" = active ]
+        sysd_run nft list table inet filter
+        sysd_run mountpoint -q /run/foreign
+        sysd_run test -s /etc/passwd
+        ! sysd_run test -e /run/pxelab/evil || false
+        # A record whose "lab" is another lab's: nothing it names is touched, the
+        # record is kept.
+        sysd_run ip link set brfor alias pxelab:evil
+        sysd_run mkdir -p /run/pxelab/evil2
+        sysd_run sh -c 'cat > /run/pxelab/evil2/state.json' <<'JSON'
+{ "lab": "evil", "bridge": { "name": "brfor", "type": "linux", "created": true, "addresses": [] },
+  "units": [], "mounts": [], "vms": {} }
+JSON
+        run --separate-stderr sysd_run "$PXELAB" down evil2
+        [ "$status" -eq 1 ]
+        [ "$stderr" = "/run/pxelab/evil2/state.json: the record is of lab 'evil', not 'evil2'; leaving everything it names alone" ]
+        sysd_run ip link show brfor
+        sysd_run test -e /run/pxelab/evil2/state.json
+}
+
+@test "up: the checks fail with exit 2 and change nothing; a failure while making the lab is exit 1 and undone" {
+        before=$(host_snapshot)
+        # The check phase: the bridge's name is taken by a foreign link.
+        sysd_run ip link add pxe-t21 type bridge
+        p=$(mkprofile t21 10.63.0.1/24 'uplink = "none"')
+        run --separate-stderr sysd_run "$PXELAB" up "$p"
+        [ "$status" -eq 2 ]
+        [ "$stderr" = "Interface 'pxe-t21' already exists and was not made by pxelab; choose another bridge.name" ]
+        ! sysd_run test -e /run/pxelab/t21 || false
+        sysd_run ip link del pxe-t21
+        # The apply phase: a template that does not render (an unclosed section).
+        mkdir -p "$OUT/lab-t21/tpl"
+        printf 'events {}\n{{#bridge}}\n' > "$OUT/lab-t21/tpl/nginx.conf.mustache"
+        sed -i '1a templates = "tpl"' "$p"
+        run --separate-stderr sysd_run "$PXELAB" up "$p"
+        echo "$stderr"
+        [ "$status" -eq 1 ]
+        [[ "$stderr" == *"nginx.conf.mustache:"* ]]
+        [[ "$stderr" == *"Undoing what this 'up' did for lab 't21'"* ]]
+        [ "$(host_snapshot)" = "$before" ]
 }

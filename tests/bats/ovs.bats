@@ -262,3 +262,21 @@ assert_boots() {   # LAB VM MAC ENTRY
         # and the bridge's internal port.
         [ "$(sysd_run ip -j link show type tun | jq -r '[.[].ifname] | sort | join(" ")')" = "ovs-netdev pxe-ob" ]
 }
+
+@test "down deletes no OVS bridge whose external_ids do not name the lab, whatever its record says" {
+        ovs add-br brfor -- set bridge brfor datapath_type=netdev
+        ovs add-br brother -- set bridge brother datapath_type=netdev external_ids:pxelab-lab=other
+        for b in brfor brother; do
+                sysd_run mkdir -p "/run/pxelab/ev-$b"
+                sysd_run sh -c "cat > /run/pxelab/ev-$b/state.json" <<JSON
+{ "lab": "ev-$b", "bridge": { "name": "$b", "type": "ovs", "created": true, "addresses": [],
+  "ovsdb": "/run/openvswitch/db.sock" }, "units": [], "mounts": [], "vms": {} }
+JSON
+                run --separate-stderr sysd_run "$PXELAB" down "ev-$b"
+                echo "$b: $status: $stderr"
+                [ "$status" -eq 0 ]
+                [ "$stderr" = "Warning: Not deleting Open vSwitch bridge '$b': its external_ids do not name lab 'ev-$b'" ]
+                ovs br-exists "$b"
+                ! sysd_run test -e "/run/pxelab/ev-$b" || false
+        done
+}

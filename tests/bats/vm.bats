@@ -107,6 +107,12 @@ lease_ip() {
         [[ "$output" == *"Lab 'nolab' is not running"* ]]
         run sysd_run "$PXELAB" vm console "$LAB" ghost --no-follow
         [ "$status" -eq 1 ]
+        run --separate-stderr sysd_run "$PXELAB" vm stop "$LAB" ghost
+        [ "$status" -eq 1 ]
+        [ "$stderr" = "Lab '$LAB' has no VM 'ghost'" ]
+        run --separate-stderr sysd_run "$PXELAB" vm stop "$LAB"
+        [ "$status" -eq 1 ]
+        [ "$stderr" = "Lab '$LAB' has no VMs" ]
         # None of that left a trace.
         sysd_run jq -e '(.vms // {}) | length == 0' "/run/pxelab/$LAB/state.json"
         [ -z "$(sysd_run ip -o link show type tun)" ]

@@ -167,7 +167,7 @@ golden() {
         chmod o-r "$OUT/win-wr/iso/setup.exe"
         run --separate-stderr "$PXELAB" render "$p" -o "$OUT/render/windows-unreadable"
         [ "$status" -eq 0 ]
-        [ "$stderr" = "The install tree '$OUT/win-wr/iso' of boot entry 'win' is not readable by 'nobody', the account its SMB share is read with; make it world-readable (chmod -R o+rX) or use a mounted ISO" ]
+        [ "$stderr" = "Warning: The install tree '$OUT/win-wr/iso' of boot entry 'win' is not readable by 'nobody', the account its SMB share is read with; make it world-readable (chmod -R o+rX) or use a mounted ISO" ]
 }
 
 @test "windows: up runs three hardened units; SMB works with the lab's credentials only, read-only, on the bridge only" {

@@ -333,11 +333,14 @@ static void test_probe_command_line(void **state) {
 static void test_probe_works(void **state) {
         _cleanup_free_ char *count = xasprintf("%s/works.count", tmpdir), *q = working_qemu("works-qemu", count);
         struct accel_choice c;
-        double secs = probe_secs(q, ACCEL_PROBE_DEADLINE_MS, &c);
+        /* A deadline far beyond the stand-in's need: what is tested is that
+         * the milestone means KVM, not how fast a shell starts on a busy
+         * machine (the deadline itself is test_probe_slow's). */
+        double secs = probe_secs(q, 10 * ACCEL_PROBE_DEADLINE_MS, &c);
 
         assert_true(c.kvm);
         assert_non_null(strstr(c.reason, "QEMU reached SeaBIOS's \"" ACCEL_PROBE_MILESTONE "\" after "));
-        assert_true(secs < ACCEL_PROBE_DEADLINE_MS / 1000.0 + 0.5);
+        assert_true(secs < 10 * ACCEL_PROBE_DEADLINE_MS / 1000.0);
         assert_int_equal(lines_of(count), 1);
 }
 

@@ -39,7 +39,7 @@ const struct command commands[] = {
           "lab's bridge, network boot first, serial console logged to\n"
           "/run/pxelab/LAB/vm-NAME.log. KVM when it really runs a guest here (probed once\n"
           "per boot), else TCG; PXELAB_ACCEL=kvm|tcg forces one. uefi: OVMF with QEMU's\n"
-          "iPXE ROM; uefi-pxe: OVMF's own PXE (TFTP ipxe.efi)." },
+          "iPXE ROM; uefi-pxe: OVMF's own PXE (TFTP snponly.efi)." },
         { "help", cmd_help, "[COMMAND]", "Show help for pxelab or one command", NULL },
         { "version", cmd_version, "", "Show the version", NULL },
 };

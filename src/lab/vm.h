@@ -44,7 +44,7 @@ struct vm_config {
 
 /* Firmware names: "bios" (SeaBIOS + QEMU's iPXE option ROM), "uefi" (OVMF +
  * QEMU's iPXE EFI ROM: iPXE starts from the ROM, no TFTP), "uefi-pxe" (OVMF's
- * own PXE: DHCP arch 7, TFTP ipxe.efi, then iPXE). */
+ * own PXE: DHCP arch 7, TFTP snponly.efi, then iPXE). */
 bool vm_firmware_valid(const char *s);
 /* [a-z0-9][a-z0-9_-]*, at most 32 characters. */
 bool vm_name_valid(const char *s);

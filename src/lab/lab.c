@@ -50,19 +50,22 @@ static char *nft_table_name(const char *lab) {
         return xasprintf("pxelab-%s", lab);
 }
 
-/* Step timings on a terminal; silent otherwise. */
+/* Step timings on a terminal; silent otherwise. PXELAB_TIMING=1 sends them
+ * to stderr whatever stdout is, so bench/lifecycle can see the slow step. */
 static unsigned long long t0;
 static void step(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void step(const char *fmt, ...) {
+        const char *timing = getenv("PXELAB_TIMING");
+        FILE *out = timing && streq(timing, "1") ? stderr : stdout;
         va_list ap;
-        if (!log_is_tty())
+        if (out == stdout && !log_is_tty())
                 return;
-        printf("[%6.3fs] ", (now_usec() - t0) / 1e6);
+        fprintf(out, "[%6.3fs] ", (now_usec() - t0) / 1e6);
         va_start(ap, fmt);
-        vprintf(fmt, ap);
+        vfprintf(out, fmt, ap);
         va_end(ap);
-        putchar('\n');
-        fflush(stdout);
+        fputc('\n', out);
+        fflush(out);
 }
 
 /* ---- state record helpers ---------------------------------------------- */
@@ -389,7 +392,8 @@ static int start_service(sd_bus *bus, const struct profile *p, json_t *model, js
                          bool changed) {
         _cleanup_free_ char *unit = lab_unit_name(p->lab, svc), *slice = lab_slice_name(p->lab);
         _cleanup_strv_free_ char **argv = NULL, **rw = NULL, **hidden = hidden_paths_of(model), **ro = NULL;
-        struct unit_spec spec = { .name = unit, .slice = slice, .hidden_paths = hidden };
+        /* Settled together in lab_up: one 300 ms window for all services. */
+        struct unit_spec spec = { .name = unit, .slice = slice, .hidden_paths = hidden, .defer_settle = true };
         struct unit_status us = {};
         int r;
 
@@ -606,6 +610,10 @@ int lab_up(sd_bus *bus, const struct profile *p, bool *ret_usage) {
                 r = stop_service(bus, p, st, "smbd");
         if (r < 0)
                 goto fail;
+        r = units_settle_deferred(bus);
+        if (r < 0)
+                goto fail;
+        step("Services stayed up");
         r = self_check(bus, p, model, st);
         if (r < 0)
                 goto fail;

@@ -90,6 +90,7 @@ bench: deps
 	./bench/profile-parse
 	./bench/lifecycle
 	./bench/boot-time
+	./bench/clients50
 
 install: pxelab
 	install -D -m 0755 pxelab $(DESTDIR)$(PREFIX)/bin/pxelab

@@ -218,7 +218,7 @@ lease_ip() {
         echo "$output" | grep efi64 | grep -q ipxe
         ip=$(lease_ip $mac)
         sysd_run journalctl --no-pager -o cat -u "pxelab-$LAB-dnsmasq.service" |
-                grep -E "sent /.*/ipxe\.efi to $ip\$"
+                grep -E "sent /.*/snponly\.efi to $ip\$"
         assert_fetched "$ip" uefipxe
         sysd_run "$PXELAB" vm stop "$LAB" uefipxe1
 }

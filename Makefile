@@ -111,6 +111,7 @@ bench: deps
 	./bench/profile-parse
 	./bench/lifecycle
 	./bench/boot-time
+	./bench/clients50
 
 # The installed man pages and unit name the installed paths: the sources say
 # /usr/local and /etc, as a default install has them.

@@ -28,7 +28,7 @@ enum mac_verdict rule_mac_parse(const char *s, char ret[static 18]);
 enum firmware {
         FIRMWARE_BIOS,          /* SeaBIOS + QEMU's iPXE option ROM */
         FIRMWARE_UEFI,          /* OVMF + QEMU's iPXE EFI ROM */
-        FIRMWARE_UEFI_PXE,      /* OVMF's own PXE, then ipxe.efi over TFTP */
+        FIRMWARE_UEFI_PXE,      /* OVMF's own PXE, then snponly.efi over TFTP */
         _FIRMWARE_MAX,
 };
 #define FIRMWARE_CHOICES "bios, uefi or uefi-pxe"

@@ -54,7 +54,7 @@ static const struct command commands[] = {
           "declares starts with the declared settings, options win. KVM when it really runs\n"
           "a guest here (probed once per boot), else TCG; PXELAB_ACCEL=kvm|tcg forces one.\n"
           "bios: SeaBIOS with QEMU's iPXE ROM; uefi: OVMF with QEMU's iPXE ROM; uefi-pxe:\n"
-          "OVMF's own PXE (TFTP ipxe.efi). --wait follows the boot (as `watch`) for\n"
+          "OVMF's own PXE (TFTP snponly.efi). --wait follows the boot (as `watch`) for\n"
           "SECONDS (default 120): exit 0 once it booted, 1 with the last step and the\n"
           "reason when an entry failed or time ran out.\n\n" VM_HELP_TAIL, 1, 2 },
         { "vm stop", cmd_vm_stop, "LAB [NAME|--all]", "Stop a VM of a lab (or all of them)",

@@ -665,6 +665,63 @@ static int validate_spec(const struct unit_spec *spec) {
         return 0;
 }
 
+/* Units started with defer_settle, waiting for units_settle_deferred(). */
+struct deferred {
+        char *name;
+        uint64_t since;                 /* CLOCK_REALTIME µs, for the journal */
+        bool quiet_exit;
+};
+static struct deferred *deferred;
+static size_t n_deferred;
+static unsigned long long deferred_deadline;
+
+static int defer_settle(const struct unit_spec *spec, uint64_t since) {
+        deferred = xrealloc(deferred, (n_deferred + 1) * sizeof(*deferred));
+        deferred[n_deferred++] = (struct deferred) { xstrdup(spec->name), since, spec->quiet_exit };
+        deferred_deadline = now_usec() + SETTLE_USEC;
+        return 0;
+}
+
+static void deferred_clear(void) {
+        for (size_t i = 0; i < n_deferred; i++)
+                free(deferred[i].name);
+        free(deferred);
+        deferred = NULL;
+        n_deferred = 0;
+}
+
+int units_settle_deferred(sd_bus *bus) {
+        int r = 0;
+
+        while (r == 0) {
+                for (size_t i = 0; i < n_deferred && r == 0; i++) {
+                        struct deferred *d = &deferred[i];
+                        struct unit_status s = {};
+                        _cleanup_free_ char *why = NULL;
+                        bool ok;
+
+                        r = units_status(bus, d->name, &s);
+                        if (r < 0)
+                                break;
+                        ok = s.loaded && streq(s.active_state, "active") && s.n_restarts == 0;
+                        unit_status_done(&s);
+                        if (ok)
+                                continue;
+                        why = describe_failure(bus, d->name, "not active");
+                        if (d->quiet_exit) {
+                                end_restart_loop(bus, d->name);
+                                r = -ECHILD;
+                        } else
+                                r = start_failed(bus, "start", d->name, why, d->since, -ECHILD);
+                }
+                if (r < 0 || n_deferred == 0 || now_usec() >= deferred_deadline)
+                        break;
+                sleep_usec(50 * USEC_PER_MSEC);
+        }
+        deferred_clear();
+        return r;
+}
+
 int units_start(sd_bus *bus, const struct unit_spec *spec) {
         _cleanup_error_ sd_bus_error error = SD_BUS_ERROR_NULL;
         _cleanup_msg_ sd_bus_message *m = NULL;
@@ -700,6 +757,8 @@ int units_start(sd_bus *bus, const struct unit_spec *spec) {
                 why = describe_failure(bus, spec->name, result);
                 return start_failed(bus, "start", spec->name, why, since, job_result_errno(result));
         }
+        if (spec->defer_settle)
+                return defer_settle(spec, since);
         r = settle(bus, spec->name, 0, &why);
         if (r == -ECHILD && spec->quiet_exit) {
                 end_restart_loop(bus, spec->name);

@@ -137,7 +137,9 @@ static int start_service(sd_bus *bus, const struct lab_service *svc_, json_t *mo
         const char *svc = svc_->name;
         _cleanup_free_ char *unit = lab_unit_name(st->lab, svc);
         _cleanup_strv_free_ char **argv = NULL, **rw = NULL, **hidden = hidden_paths_of(model), **ro = NULL;
-        struct unit_spec spec = { .name = unit, .slice = st->slice, .hidden_paths = hidden };
+        /* Settled together by lab_up (units_settle_deferred): one 300 ms
+         * window for all services instead of one each. */
+        struct unit_spec spec = { .name = unit, .slice = st->slice, .hidden_paths = hidden, .defer_settle = true };
         struct unit_status us = {};
         int r;
 

@@ -131,7 +131,7 @@ int vm_build_argv(const struct vm_config *c, char ***ret) {
         push2(&b, "-netdev", xasprintf("tap,id=net0,ifname=%s,script=no,downscript=no", c->tap));
         /* bootindex (not -boot order) is what both SeaBIOS and OVMF follow:
          * network first, then the disk. "uefi-pxe" drops the NIC's iPXE ROM
-         * so OVMF's own PXE boots (DHCP, TFTP ipxe.efi); "bios" and "uefi"
+         * so OVMF's own PXE boots (DHCP, TFTP snponly.efi); "bios" and "uefi"
          * keep QEMU's default ROM, whose iPXE starts right from the NIC. */
         push2(&b, "-device", xasprintf("virtio-net-pci,netdev=net0,mac=%s,bootindex=1%s%s", c->mac,
                                        streq(c->firmware, "uefi-pxe") ? ",romfile=" : "",

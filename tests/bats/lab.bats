@@ -458,3 +458,22 @@ JSON
         [[ "$stderr" == *"Undoing what this 'up' did for lab 't21'"* ]]
         [ "$(host_snapshot)" = "$before" ]
 }
+
+@test "PXELAB_TIMING=1: up prints each step with its time on stderr, stdout stays the summary" {
+        p=$(mkprofile t9 10.59.0.1/24 'uplink = "none"')
+        run --separate-stderr sysd_run env PXELAB_TIMING=1 "$PXELAB" up "$p"
+        echo "$stderr"
+        [ "$status" -eq 0 ]
+        [[ "$output" == *"Lab 't9' is up."* ]]
+        [[ "$output" != *"s] "* ]]
+        # In order, each with the seconds since up began.
+        steps=$(grep -E '^\[ *[0-9]+\.[0-9]{3}s\] ' <<< "$stderr" | sed 's/^\[[^]]*\] //' | cut -d' ' -f1-2)
+        [ "$steps" = "$(printf '%s\n' 'Checked profile' 'Rendered /run/pxelab/t9' 'Bridge pxe-t9' 'nftables table' \
+                'Started pxelab-t9-dnsmasq.service' 'Started pxelab-t9-nginx.service' 'Services stayed' 'Self-check passed:')" ]
+        # Without it, and not on a terminal: no step lines at all.
+        sysd_run "$PXELAB" down t9
+        run --separate-stderr sysd_run "$PXELAB" up "$p"
+        [ "$status" -eq 0 ]
+        [[ "$stderr$output" != *"s] "* ]]
+        sysd_run "$PXELAB" down t9
+}

@@ -84,8 +84,8 @@ render_into() {   # PROFILE DIR
         grep -qx 'dhcp-match=set:efi64,option:client-arch,9' "$c"
         grep -qx 'dhcp-userclass=set:ipxe,iPXE' "$c"
         grep -qx 'dhcp-boot=tag:bios,tag:!ipxe,undionly.kpxe' "$c"
-        grep -qx 'dhcp-boot=tag:efi64,tag:!ipxe,ipxe.efi' "$c"
-        grep -Eqx 'dhcp-boot=tag:efihttp,tag:!ipxe,http://[0-9.]+/ipxe.efi' "$c"
+        grep -qx 'dhcp-boot=tag:efi64,tag:!ipxe,snponly.efi' "$c"
+        grep -Eqx 'dhcp-boot=tag:efihttp,tag:!ipxe,http://[0-9.]+/snponly.efi' "$c"
         grep -Eqx 'dhcp-boot=tag:ipxe,http://[0-9.]+/boot.ipxe' "$c"
         # Every loader line excludes iPXE: iPXE never gets a loader again.
         ! grep -E '^dhcp-boot=' "$c" | grep -v 'tag:ipxe,' | grep -v 'tag:!ipxe' || false

@@ -2,7 +2,7 @@
 # pxelab vm: VMs that network-boot from a running lab, end to end in the
 # throwaway systemd (tests/harness/sysd.bash): `pxelab up` of a profile whose
 # entries are the boot-proof payload (tests/payload/build), then BIOS, UEFI
-# (OVMF + iPXE ROM) and UEFI-PXE (OVMF's PXE, TFTP ipxe.efi) VMs under QEMU
+# (OVMF + iPXE ROM) and UEFI-PXE (OVMF's PXE, TFTP snponly.efi) VMs under QEMU
 # boot to the payload's marker. Each machine's MAC is a `host` of the
 # profile with its own entry, so the marker tells which entry booted; the
 # services' own logs (dnsmasq's journal, nginx's access log) show the path.
@@ -206,7 +206,7 @@ lease_ip() {
         sysd_run "$PXELAB" vm stop "$LAB" uefi1
 }
 
-@test "UEFI-PXE VM: OVMF's PXE fetches ipxe.efi over TFTP, iPXE boots its entry" {
+@test "UEFI-PXE VM: OVMF's PXE fetches snponly.efi over TFTP, iPXE boots its entry" {
         mac=52:54:00:64:00:03
         run sysd_run "$PXELAB" vm start "$LAB" uefipxe1 --firmware uefi-pxe --mac $mac --memory 256
         [ "$status" -eq 0 ]
@@ -224,7 +224,7 @@ lease_ip() {
         echo "$output" | grep efi64 | grep -q ipxe
         ip=$(lease_ip $mac)
         sysd_run journalctl --no-pager -o cat -u "pxelab-$LAB-dnsmasq.service" |
-                grep -E "sent /.*/ipxe\.efi to $ip\$"
+                grep -E "sent /.*/snponly\.efi to $ip\$"
         assert_fetched "$ip" uefipxe
         sysd_run "$PXELAB" vm stop "$LAB" uefipxe1
 }

@@ -6,7 +6,7 @@
 #       kernel removed after `up`: HTTP 404, the failed beacon, `vm start
 #       --wait` exits 1 with the reason; the entry script then returns to the
 #       menu, whose default "good" boots (the booted beacon).
-#   u1  UEFI-PXE (OVMF's own PXE: TFTP ipxe.efi, then iPXE): the whole chain;
+#   u1  UEFI-PXE (OVMF's own PXE: TFTP snponly.efi, then iPXE): the whole chain;
 #       `vm start --wait` exits 0.
 bats_require_minimum_version 1.5.0
 load common
@@ -97,8 +97,8 @@ wait_event() {   # MAC KIND
         run sysd_run "$PXELAB" vm start "$LAB" u1 --firmware uefi-pxe --mac $UEFI_MAC --memory 256 --wait "$BOOT_TIMEOUT"
         echo "$output"
         [ "$status" -eq 0 ]
-        [[ "$output" == *"u1: +0.0s DHCP arch=uefi-x64 → $NET."*", ipxe.efi"* ]]
-        [[ "$output" == *"u1: +"*"s TFTP ipxe.efi "* ]]
+        [[ "$output" == *"u1: +0.0s DHCP arch=uefi-x64 → $NET."*", snponly.efi"* ]]
+        [[ "$output" == *"u1: +"*"s TFTP snponly.efi "* ]]
         [[ "$output" == *"u1: +"*"s booted 'good'"* ]]
         [[ "$output" == *"VM 'u1' booted 'good' "*" s after its first DHCPDISCOVER"* ]]
         rc=0
@@ -139,10 +139,10 @@ wait_event() {   # MAC KIND
         echo "$output"
         steps=$(jq -r '[.event, (.path // .file // .bootfile // .entry // "")] | join(" ")' <<< "$output" | tr '\n' ';')
         # OVMF may fetch the loader twice (dnsmasq says "sent" for each).
-        steps=$(sed 's/tftp ipxe.efi;tftp ipxe.efi;/tftp ipxe.efi;/' <<< "$steps")
-        [ "$steps" = "dhcp ipxe.efi;tftp ipxe.efi;dhcp http://$NET.1/boot.ipxe;http /boot.ipxe;http /menu.ipxe;http /boot/good.ipxe;http /files/good/vmlinuz;http /files/good/initrd.img;booted good;" ]
+        steps=$(sed 's/tftp snponly.efi;tftp snponly.efi;/tftp snponly.efi;/' <<< "$steps")
+        [ "$steps" = "dhcp snponly.efi;tftp snponly.efi;dhcp http://$NET.1/boot.ipxe;http /boot.ipxe;http /menu.ipxe;http /boot/good.ipxe;http /files/good/vmlinuz;http /files/good/initrd.img;booted good;" ]
         head -1 <<< "$output" | jq -e '.arch == "uefi-x64" and .ipxe == false and .t == 0'
-        size=$(stat -L -c %s /usr/lib/ipxe/ipxe.efi)
+        size=$(stat -L -c %s /usr/lib/ipxe/snponly.efi)
         grep '"event":"tftp"' <<< "$output" | jq -e --argjson s "$size" '.result == "sent" and .bytes == $s'
         grep '"event":"dhcp"' <<< "$output" | tail -1 | jq -e '.ipxe == true and .arch == "uefi-x64" and .t > 0'
         # A good boot names no problem (OVMF's aborted size probe is none).
@@ -163,8 +163,8 @@ wait_event() {   # MAC KIND
         grep -q "s HTTP /files/broken/gone-vmlinuz 404 .* !! HTTP 404 /files/broken/gone-vmlinuz$" <<< "$output"
         grep -q "s failed 'broken' (iPXE error 0x" <<< "$output"
         grep -qE "s HTTP /files/good/vmlinuz 200 [0-9.]+ MB" <<< "$output"
-        [[ "$(sed -n "${u}p" <<< "$output")" == *"+0.0s DHCP arch=uefi-x64 → $NET."*", ipxe.efi" ]]
-        grep -qE "s TFTP ipxe.efi [0-9.]+ (kB|MB)$" <<< "$output"
+        [[ "$(sed -n "${u}p" <<< "$output")" == *"+0.0s DHCP arch=uefi-x64 → $NET."*", snponly.efi" ]]
+        grep -qE "s TFTP snponly.efi [0-9.]+ (kB|MB)$" <<< "$output"
         [ "$(grep -c "s booted 'good'$" <<< "$output")" -eq 2 ]
 }
 

@@ -72,7 +72,7 @@ _pxelab() {
                 mapfile -t COMPREPLY < <(compgen -d -- "$cur")
                 return 0
                 ;;
-        --firmware) _pxelab_add "bios uefi uefi-pxe"; return 0 ;;
+        --firmware) _pxelab_add "bios uefi uefi-pxe uefi-secure"; return 0 ;;
         --disk)
                 compopt -o filenames 2>/dev/null
                 mapfile -t COMPREPLY < <(compgen -f -- "$cur")

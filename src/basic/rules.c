@@ -55,6 +55,7 @@ static const char *const firmware_table[_FIRMWARE_MAX] = {
         [FIRMWARE_BIOS] = "bios",
         [FIRMWARE_UEFI] = "uefi",
         [FIRMWARE_UEFI_PXE] = "uefi-pxe",
+        [FIRMWARE_UEFI_SECURE] = "uefi-secure",
 };
 DEFINE_STRING_TABLE_LOOKUP(firmware, enum firmware);
 

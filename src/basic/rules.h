@@ -29,13 +29,14 @@ enum firmware {
         FIRMWARE_BIOS,          /* SeaBIOS + QEMU's iPXE option ROM */
         FIRMWARE_UEFI,          /* OVMF + QEMU's iPXE EFI ROM */
         FIRMWARE_UEFI_PXE,      /* OVMF's own PXE, then snponly.efi over TFTP */
+        FIRMWARE_UEFI_SECURE,   /* OVMF with Secure Boot enforced (MS keys, SMM), its own PXE */
         _FIRMWARE_MAX,
 };
-#define FIRMWARE_CHOICES "bios, uefi or uefi-pxe"
+#define FIRMWARE_CHOICES "bios, uefi, uefi-pxe or uefi-secure"
 const char *firmware_to_string(enum firmware f);
 int firmware_from_string(const char *s);        /* -EINVAL when unknown */
 static inline bool firmware_is_uefi(enum firmware f) {
-        return f == FIRMWARE_UEFI || f == FIRMWARE_UEFI_PXE;
+        return f == FIRMWARE_UEFI || f == FIRMWARE_UEFI_PXE || f == FIRMWARE_UEFI_SECURE;
 }
 
 /* A VM's memory in MiB. */

@@ -3,6 +3,8 @@
 #include <sys/stat.h>
 
 #include "kinds/kind.h"
+#include "kinds/linux.h"
+#include "profile/secboot.h"
 #include "cmd/commands.h"
 #include "basic/log.h"
 #include "render/model.h"
@@ -86,7 +88,22 @@ int cmd_check(int argc, char *argv[]) {
                        path, (intmax_t) st.st_size, human_size(st.st_size, hs));
                 warn_if_writable(path);
         }
+        /* Shim clients' chain, served over TFTP beside the iPXE loaders. */
+        if (profile_uses_shim(p)) {
+                const char *chain[][2] = { { "tftp efi/shimx64.efi", p->shim }, { "tftp efi/grubx64.efi", p->grub } };
+                for (i = 0; i < ELEMENTSOF(chain); i++) {
+                        struct stat st;
+                        char hs[32];
+                        if (stat(chain[i][1], &st) < 0)
+                                continue;       /* profile_check_files() already proved it exists */
+                        printf("  %-28s %-40s %12jd bytes (%s)\n", chain[i][0], chain[i][1], (intmax_t) st.st_size,
+                               human_size(st.st_size, hs));
+                        warn_if_writable(chain[i][1]);
+                }
+        }
         json_decref(model);
+        /* A warning, not an error: a BIOS or iPXE client boots them still. */
+        linux_warn_unsigned(p);
         printf("OK\n");
         return EXIT_OK;
 }

@@ -1,5 +1,6 @@
 /* pxelab up [PROFILE]: bring a lab up (or reconcile a running one). */
 #include "kinds/kind.h"
+#include "kinds/linux.h"
 #include "host/accel.h"
 #include "cmd/commands.h"
 #include "lab/defaultlab.h"
@@ -78,6 +79,8 @@ int cmd_up(int argc, char *argv[]) {
         }
         if (!lab_is_name(p, path, name))
                 return EXIT_USAGE;
+        /* As check does: shim clients would be refused such a kernel. */
+        linux_warn_unsigned(p);
         /* The phases of lab.h: the lock and the record (the host's), the
          * checks (the request's), then the changes (the host's). */
         if (lab_up_begin(p, &up) < 0)

@@ -48,13 +48,14 @@ static const struct command commands[] = {
         { "vm", NULL, "start|stop|list|console ...", "Run test VMs that network-boot from a lab",
           VM_HELP_TAIL, 0, 0 },
         { "vm start", cmd_vm_start,
-          "LAB [NAME] [--firmware bios|uefi|uefi-pxe] [--mac MAC] [--memory MB] [--disk SIZE|PATH] [--vnc] [--wait[=SECONDS]]",
+          "LAB [NAME] [--firmware bios|uefi|uefi-pxe|uefi-secure] [--mac MAC] [--memory MB] [--disk SIZE|PATH] [--vnc] [--wait[=SECONDS]]",
           "Start a VM on a lab",
           "Starts VM NAME (default: the next free vmN) of lab LAB; a VM the lab's profile\n"
           "declares starts with the declared settings, options win. KVM when it really runs\n"
           "a guest here (probed once per boot), else TCG; PXELAB_ACCEL=kvm|tcg forces one.\n"
           "bios: SeaBIOS with QEMU's iPXE ROM; uefi: OVMF with QEMU's iPXE ROM; uefi-pxe:\n"
-          "OVMF's own PXE (TFTP snponly.efi). --wait follows the boot (as `watch`) for\n"
+          "OVMF's own PXE (TFTP snponly.efi); uefi-secure: OVMF with Secure Boot enforced\n"
+          "(Microsoft's keys, SMM), its own PXE. --wait follows the boot (as `watch`) for\n"
           "SECONDS (default 120): exit 0 once it booted, 1 with the last step and the\n"
           "reason when an entry failed or time ran out.\n\n" VM_HELP_TAIL, 1, 2 },
         { "vm stop", cmd_vm_stop, "LAB [NAME|--all]", "Stop a VM of a lab (or all of them)",

@@ -1,10 +1,14 @@
 /* Boot kind `linux`. See linux.h. */
+#include <errno.h>
 #include <stdio.h>
 
 #include "kinds/kind.h"
 #include "kinds/linux.h"
 #include "profile/build.h"
+#include "basic/log.h"
+#include "host/pe-sign.h"
 #include "profile/files.h"
+#include "profile/secboot.h"
 #include "basic/util.h"
 
 static const struct kind_key linux_keys[] = {
@@ -78,3 +82,34 @@ const struct kind kind_linux = {
                      .done = linux_done },
         .render = { .name = "linux", .entry_model = linux_model },
 };
+
+unsigned linux_warn_unsigned(const struct profile *p) {
+        unsigned n = 0;
+
+        if (!profile_uses_shim(p))
+                return 0;
+        for (size_t i = 0; i < p->n_boots; i++) {
+                const struct boot_entry *e = &p->boots[i];
+                const struct linux_entry *d = linux_of(e);
+                uint32_t size = 0;
+                int r;
+
+                if (!d || !d->kernel)
+                        continue;
+                r = pe_signature_size(d->kernel, &size);
+                if (r == -ENOEXEC)
+                        log_warn("Warning: boot.%s.kernel '%s' is not an EFI (PE) image: Secure Boot clients "
+                                 "(uefi_loader = \"shim\") cannot boot it", e->name, d->kernel);
+                else if (r < 0)
+                        log_warn("Warning: boot.%s.kernel '%s': cannot read its signature table: %s", e->name,
+                                 d->kernel, strerror(-r));
+                else if (size == 0)
+                        log_warn("Warning: boot.%s.kernel '%s' is not signed (its PE certificate table is empty): "
+                                 "Secure Boot clients (uefi_loader = \"shim\") will refuse it; use a signed kernel "
+                                 "such as Debian's linux-image-amd64", e->name, d->kernel);
+                else
+                        continue;
+                n++;
+        }
+        return n;
+}

@@ -16,3 +16,10 @@ struct linux_entry {
 
 /* B's values; NULL when B is not a linux entry. */
 const struct linux_entry *linux_of(const struct boot_entry *b);
+
+/* For a lab with shim clients (profile/secboot.h), warns in one line per
+ * linux entry whose kernel has no Authenticode signature (an empty PE
+ * certificate table, host/pe-sign.h) or is no PE image at all: under
+ * Secure Boot shim and GRUB refuse such a kernel. `check` and `up` call
+ * it. Returns how many were warned about. */
+unsigned linux_warn_unsigned(const struct profile *p);

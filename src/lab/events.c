@@ -41,6 +41,10 @@ struct client {
         char *loader;           /* the loader it got over TFTP this boot */
         char *http_error;       /* the last HTTP problem this boot (for a failed beacon) */
         bool booted, stalled;
+        /* It fetched a boot file over TFTP (files/ENTRY/NAME: a shim → GRUB
+         * client, which has no HTTP and sends no beacon): its kernel runs
+         * next, so silence after it is no stall. */
+        bool kernel_tftp;
 };
 
 struct events {
@@ -230,7 +234,7 @@ static char *problem_of(const struct event *e, const struct client *c) {
 /* A new boot of C: its first DHCPDISCOVER after it booted or was silent long. */
 static void client_new_boot(struct client *c, uint64_t usec) {
         c->t0 = usec;
-        c->booted = c->stalled = false;
+        c->booted = c->stalled = c->kernel_tftp = false;
         set_str(&c->loader, NULL);
         set_str(&c->http_error, NULL);
         set_str(&c->problem, NULL);     /* the boot before's; its entry stays */
@@ -274,6 +278,8 @@ static void emit(struct events *ev, struct event *e) {
                 set_str(&c->problem, e->problem);
         if (e->kind == EVENT_TFTP && e->status == 0 && !c->loader)
                 set_str(&c->loader, base_name(e->path));
+        if (e->kind == EVENT_TFTP && e->status == 0 && e->path && strncmp(e->path, "files/", 6) == 0)
+                c->kernel_tftp = true;
         if (e->kind == EVENT_HTTP && e->problem)
                 set_str(&c->http_error, e->problem);
         if (e->kind == EVENT_BOOTED) {
@@ -710,7 +716,7 @@ void events_flush(struct events *ev, uint64_t now_usec) {
                 return;
         for (size_t i = 0; i < ev->n_clients; i++) {
                 struct client *c = &ev->clients[i];
-                if (c->last_kind == EVENT_TFTP && c->loader && !c->stalled && !c->booted &&
+                if (c->last_kind == EVENT_TFTP && c->loader && !c->stalled && !c->booted && !c->kernel_tftp &&
                     now_usec > c->last_usec + EVENTS_STALL_USEC) {
                         struct event e = { .kind = EVENT_STALLED, .usec = c->last_usec + EVENTS_STALL_USEC,
                                            .bytes = -1, .length = -1, .seconds = -1 };

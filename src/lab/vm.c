@@ -43,7 +43,9 @@ char *vm_log_path(const struct vm_config *c) {
 }
 
 char *vm_vars_path(const struct vm_config *c) {
-        return path_join(c->vm_dir, "OVMF_VARS.fd");
+        /* Its own store: one made for "uefi" has no keys, and a VM started
+         * with both would boot without Secure Boot. */
+        return path_join(c->vm_dir, streq(c->firmware, "uefi-secure") ? "OVMF_VARS.secure.fd" : "OVMF_VARS.fd");
 }
 
 char *vm_disk_path(const struct vm_config *c) {
@@ -94,6 +96,7 @@ static char *qemu_escape(const char *s) {
 int vm_build_argv(const struct vm_config *c, char ***ret) {
         struct strv_builder b = {};
         bool uefi = firmware_is_uefi(firmware_from_string(c->firmware));
+        bool secure = firmware_from_string(c->firmware) == FIRMWARE_UEFI_SECURE;
         _cleanup_free_ char *log = NULL, *disk = NULL;
 
         if (firmware_from_string(c->firmware) < 0 || strempty(c->name) || strempty(c->mac) || strempty(c->tap) ||
@@ -109,7 +112,11 @@ int vm_build_argv(const struct vm_config *c, char ***ret) {
         push2(&b, "-name", xasprintf("pxelab-%s-%s", c->lab, c->name));
         /* graphics=off makes SeaBIOS mirror the text screen (its own and the
          * iPXE ROM's messages) to the serial port: the log shows the boot. */
-        push2(&b, "-machine", xasprintf("%s%s", uefi ? "q35" : "pc", c->vnc >= 0 ? "" : ",graphics=off"));
+        push2(&b, "-machine", xasprintf("%s%s%s", uefi ? "q35" : "pc", secure ? ",smm=on" : "",
+                                        c->vnc >= 0 ? "" : ",graphics=off"));
+        /* Only SMM code may write the Secure Boot variables. */
+        if (secure)
+                push2(&b, "-global", xstrdup("driver=cfi.pflash01,property=secure,value=on"));
         push2(&b, "-accel", xstrdup(c->kvm ? "kvm" : "tcg"));
         if (c->kvm)
                 push2(&b, "-cpu", xstrdup(ACCEL_KVM_CPU));
@@ -125,7 +132,8 @@ int vm_build_argv(const struct vm_config *c, char ***ret) {
         push(&b, xstrdup("-no-reboot"));
         if (uefi) {
                 _cleanup_free_ char *v = vm_vars_path(c), *vars = qemu_escape(v);
-                push2(&b, "-drive", xasprintf("if=pflash,format=raw,unit=0,readonly=on,file=%s", VM_OVMF_CODE));
+                push2(&b, "-drive", xasprintf("if=pflash,format=raw,unit=0,readonly=on,file=%s",
+                                              secure ? VM_OVMF_CODE_SECURE : VM_OVMF_CODE));
                 push2(&b, "-drive", xasprintf("if=pflash,format=raw,unit=1,file=%s", vars));
         }
         push2(&b, "-netdev", xasprintf("tap,id=net0,ifname=%s,script=no,downscript=no", c->tap));
@@ -134,7 +142,7 @@ int vm_build_argv(const struct vm_config *c, char ***ret) {
          * so OVMF's own PXE boots (DHCP, TFTP snponly.efi); "bios" and "uefi"
          * keep QEMU's default ROM, whose iPXE starts right from the NIC. */
         push2(&b, "-device", xasprintf("virtio-net-pci,netdev=net0,mac=%s,bootindex=1%s%s", c->mac,
-                                       streq(c->firmware, "uefi-pxe") ? ",romfile=" : "",
+                                       streq(c->firmware, "uefi-pxe") || secure ? ",romfile=" : "",
                                        c->nic_csum_off ? ",csum=off" : ""));
         if (disk) {
                 push2(&b, "-drive", xasprintf("file=%s,if=none,id=disk0,format=%s,discard=unmap", disk,
@@ -160,16 +168,18 @@ int vm_prepare(const struct vm_config *c) {
         if (r < 0)
                 return log_error_errno(r, "Failed to create '%s'", c->vm_dir);
         if (firmware_is_uefi(firmware_from_string(c->firmware))) {
+                bool secure = firmware_from_string(c->firmware) == FIRMWARE_UEFI_SECURE;
+                const char *code = secure ? VM_OVMF_CODE_SECURE : VM_OVMF_CODE;
+                const char *store = secure ? VM_OVMF_VARS_SECURE : VM_OVMF_VARS;
                 _cleanup_free_ char *vars = vm_vars_path(c);
                 if (access(vars, F_OK) < 0) {
-                        r = copy_file(VM_OVMF_VARS, vars, 0600);
+                        r = copy_file(store, vars, 0600);
                         if (r < 0)
                                 return log_error_errno(r, "Failed to copy '%s' to '%s' (is the ovmf package installed?)",
-                                                       VM_OVMF_VARS, vars);
+                                                       store, vars);
                 }
-                if (access(VM_OVMF_CODE, R_OK) < 0)
-                        return log_error_errno(errno, "Failed to read '%s' (is the ovmf package installed?)",
-                                               VM_OVMF_CODE);
+                if (access(code, R_OK) < 0)
+                        return log_error_errno(errno, "Failed to read '%s' (is the ovmf package installed?)", code);
         }
         if (disk && rule_disk_is_size(c->disk)) {
                 if (access(disk, F_OK) < 0) {

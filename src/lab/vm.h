@@ -24,11 +24,15 @@
 
 #define VM_OVMF_CODE "/usr/share/OVMF/OVMF_CODE_4M.fd"
 #define VM_OVMF_VARS "/usr/share/OVMF/OVMF_VARS_4M.fd"
+/* uefi-secure: OVMF's Secure Boot build (needs SMM) and a variable store
+ * with Microsoft's keys enrolled (KEK CA 2011, UEFI CA 2011), as on a PC. */
+#define VM_OVMF_CODE_SECURE "/usr/share/OVMF/OVMF_CODE_4M.secboot.fd"
+#define VM_OVMF_VARS_SECURE "/usr/share/OVMF/OVMF_VARS_4M.ms.fd"
 
 struct vm_config {
         const char *lab;
         const char *name;
-        const char *firmware;   /* "bios" | "uefi" | "uefi-pxe" */
+        const char *firmware;   /* "bios" | "uefi" | "uefi-pxe" | "uefi-secure" */
         const char *mac;        /* "52:54:00:xx:xx:xx", lower case */
         long memory;            /* MiB */
         const char *disk;       /* NULL, a SIZE ("20G") or an absolute image path */
@@ -48,7 +52,7 @@ void vm_mac_derive(const char *lab, const char *name, char ret[static 18]);
 
 /* Paths of a VM's files (newly allocated). */
 char *vm_log_path(const struct vm_config *c);     /* RUN_DIR/vm-NAME.log */
-char *vm_vars_path(const struct vm_config *c);    /* VM_DIR/OVMF_VARS.fd */
+char *vm_vars_path(const struct vm_config *c);    /* VM_DIR/OVMF_VARS.fd (uefi-secure: OVMF_VARS.secure.fd) */
 char *vm_disk_path(const struct vm_config *c);    /* the image, NULL when no disk */
 
 /* The QEMU command line for C (argv[0] is qemu_binary(); under KVM with

@@ -8,12 +8,14 @@
 
 #include "basic/names.h"
 #include "basic/rules.h"
+#include "basic/uefiloader.h"
 #include "host/ovsdb.h"
 #include "profile/build.h"
 #include "profile/kind.h"
 #include "profile/problems.h"
 #include "profile/syntax.h"
 #include "profile/types.h"
+#include "profile/secboot.h"
 #include "profile/values.h"
 #include "basic/util.h"
 
@@ -67,7 +69,13 @@ static void build_root(struct builder *b) {
         _cleanup_opt_ struct opt lab = opt_get(ctx, &root, "lab");
         _cleanup_opt_ struct opt templates = opt_get(ctx, &root, "templates");
         _cleanup_opt_ struct opt wimboot = opt_get(ctx, &root, "wimboot");
+        _cleanup_opt_ struct opt loader = opt_get(ctx, &root, "uefi_loader");
+        _cleanup_opt_ struct opt shim = opt_get(ctx, &root, "shim");
 
+        b->p->uefi_loader = xstrdup(loader.value && check_choice(ctx, &loader, loader.value, uefi_loader_names) >= 0
+                                            ? loader.value : "ipxe");
+        if (shim.value)
+                b->p->shim = check_path(ctx, &shim, shim.value, b->p->dir);
         if (lab.value) {
                 if (lab_name_valid(lab.value))
                         b->p->lab = xstrdup(lab.value);
@@ -724,10 +732,13 @@ static void build_host(struct builder *b, cfg_t *cfg, struct host *h, struct use
         _cleanup_opt_ struct opt mac = opt_get(ctx, &s, "mac");
         _cleanup_opt_ struct opt ip = opt_get(ctx, &s, "ip");
         _cleanup_opt_ struct opt boot = opt_get(ctx, &s, "boot");
+        _cleanup_opt_ struct opt loader = opt_get(ctx, &s, "uefi_loader");
         uint32_t a;
 
         h->name = xstrdup(cfg_title(cfg));
         h->line = s.line;
+        h->uefi_loader = xstrdup(loader.value && check_choice(ctx, &loader, loader.value, uefi_loader_names) >= 0
+                                         ? loader.value : b->p->uefi_loader);
         if (!rule_name_valid(h->name))
                 problem_value(&ctx->problems, s.line, "host", h->name,
                               "is not a valid name (%s)", RULE_NAME_RULE);
@@ -760,7 +771,7 @@ static void build_host(struct builder *b, cfg_t *cfg, struct host *h, struct use
 }
 
 static void build_vm(struct builder *b, cfg_t *cfg, struct vm_decl *v, struct uses *macs) {
-        static const char *const firmwares[] = { "bios", "uefi", "uefi-pxe", NULL };
+        static const char *const firmwares[] = { "bios", "uefi", "uefi-pxe", "uefi-secure", NULL };
         int fw;
         struct parse_ctx *ctx = b->ctx;
         _cleanup_sec_ struct sec s = {};
@@ -807,6 +818,25 @@ static void build_vm(struct builder *b, cfg_t *cfg, struct vm_decl *v, struct us
         v->autostart = cfg_size(cfg, "autostart") > 0 && cfg_getbool(cfg, "autostart");
 }
 
+/* Shim clients boot through Debian's network GRUB, which boots linux
+ * entries only (secboot.h): there must be one. Shim's default path is
+ * looked up here, so check, up and render all name the same file. */
+static void build_secboot(struct builder *b) {
+        struct profile *p = b->p;
+        size_t i;
+
+        if (!profile_uses_shim(p))
+                return;
+        for (i = 0; i < p->n_boots && !secboot_entry_boots(&p->boots[i]); i++)
+                ;
+        if (i == p->n_boots)
+                problem_add(&b->ctx->problems, field_line(b->ctx, "uefi_loader", 1), "uefi_loader",
+                            "'shim' clients boot through GRUB, which boots only 'linux' entries; add one");
+        if (!p->shim)
+                p->shim = secboot_default_shim();
+        p->grub = xstrdup(SECBOOT_GRUB);
+}
+
 static void build_lists(struct builder *b) {
         struct parse_ctx *ctx = b->ctx;
         struct profile *p = b->p;
@@ -845,6 +875,7 @@ static void build_lists(struct builder *b) {
 
         uses_check(ctx, &macs);
         uses_check(ctx, &ips);
+        build_secboot(b);
         free(b->boot_index);
         b->boot_index = NULL;
 }

@@ -9,6 +9,7 @@
 #include "profile/files.h"
 #include "profile/kind.h"
 #include "profile/problems.h"
+#include "profile/secboot.h"
 #include "profile/syntax.h"
 #include "profile/types.h"
 #include "profile/values.h"
@@ -186,6 +187,35 @@ void entry_check_problem(struct entry_checker *c, const struct boot_entry *e, co
         problem_value(&c->problems, line, field, value, "%s", msg);
 }
 
+/* The line where KEY was set, 0 when not. */
+static unsigned set_at(const struct profile *p, const char *key) {
+        const struct field *f = fieldmap_find(profile_fields(p), key);
+        return f ? f->line : 0;
+}
+
+/* Shim and GRUB of a lab with shim clients. A shim the profile names is a
+ * boot file like any; for the default one and GRUB, say what to install. */
+static void check_secboot_files(struct entry_checker *c) {
+        struct profile *p = c->p;
+        unsigned line = set_at(p, "uefi_loader");
+
+        if (!profile_uses_shim(p))
+                return;
+        if (set_at(p, "shim"))
+                check_one(c, "shim", "shim", 1, &p->shim, WANT_FILE, true);
+        else if (!c->missing_ok && access(p->shim, R_OK) < 0)
+                problem_add(&c->problems, line ? line : 1, "shim",
+                            "'shim' clients need Debian's signed shim, which is not at %s: run scripts/get-shim "
+                            "(it unpacks the package shim-signed without installing it) or set shim = \"PATH\"",
+                            SECBOOT_SHIM_SEARCH_TEXT);
+        else
+                check_one(c, "shim", "shim", line ? line : 1, &p->shim, WANT_FILE, !c->missing_ok);
+        if (!c->missing_ok && access(p->grub, R_OK) < 0)
+                problem_add(&c->problems, line ? line : 1, "uefi_loader",
+                            "'shim' clients need Debian's network GRUB '%s': apt-get install --no-install-recommends "
+                            "grub-efi-amd64-signed", p->grub);
+}
+
 /* Every path the profile references, resolved and (unless missing_ok)
  * checked; the problems in *ERRORS. */
 static int check_files(struct profile *p, bool missing_ok, char ***errors) {
@@ -195,6 +225,7 @@ static int check_files(struct profile *p, bool missing_ok, char ***errors) {
                              .missing_ok = missing_ok };
 
         check_one(&c, "templates", "templates", 1, &p->templates, WANT_DIR, true);
+        check_secboot_files(&c);
         for (size_t i = 0; i < p->n_boots; i++) {
                 struct boot_entry *e = &p->boots[i];
                 if (e->kind && e->kind->check_files)

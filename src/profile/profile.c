@@ -134,6 +134,7 @@ void profile_free(struct profile *p) {
                 free(p->hosts[i].mac);
                 free(p->hosts[i].ip);
                 free(p->hosts[i].boot);
+                free(p->hosts[i].uefi_loader);
         }
         free(p->hosts);
         for (size_t i = 0; i < p->n_vms; i++) {
@@ -147,6 +148,9 @@ void profile_free(struct profile *p) {
         free(p->lab);
         free(p->templates);
         free(p->wimboot);
+        free(p->uefi_loader);
+        free(p->shim);
+        free(p->grub);
         free(p->bridge.name);
         free(p->bridge.type);
         free(p->bridge.address);

@@ -287,7 +287,7 @@ static cfg_opt_t menu_opts[] = {
         OPT_STR("title"), OPT_STR("default"), OPT_INT("timeout"), OPT_LINE, CFG_END(),
 };
 static cfg_opt_t host_opts[] = {
-        OPT_STR("mac"), OPT_STR("ip"), OPT_STR("boot"), OPT_LINE, CFG_END(),
+        OPT_STR("mac"), OPT_STR("ip"), OPT_STR("boot"), OPT_STR("uefi_loader"), OPT_LINE, CFG_END(),
 };
 static cfg_opt_t vm_opts[] = {
         OPT_STR("firmware"), OPT_STR("mac"), OPT_INT("memory"), OPT_STR("disk"), OPT_BOOL("autostart"),
@@ -296,7 +296,7 @@ static cfg_opt_t vm_opts[] = {
 /* bridge/dhcp/menu are MULTI too, only so that they open like the titled
  * ones (see on_section_open); a second one is reported. */
 static cfg_opt_t root_opts[] = {
-        OPT_STR("lab"), OPT_STR("templates"), OPT_STR("wimboot"),
+        OPT_STR("lab"), OPT_STR("templates"), OPT_STR("wimboot"), OPT_STR("uefi_loader"), OPT_STR("shim"),
         CFG_SEC("bridge", bridge_opts, CFGF_MULTI),
         CFG_SEC("dhcp", dhcp_opts, CFGF_MULTI),
         CFG_SEC("menu", menu_opts, CFGF_MULTI),

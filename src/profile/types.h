@@ -26,6 +26,7 @@ struct host {
         char *mac;                  /* normalised: lower-case, colon separated */
         char *ip;                   /* NULL when not fixed */
         char *boot;                 /* NULL: the menu */
+        char *uefi_loader;          /* "ipxe" | "shim": its own, else the lab's */
         unsigned line;
 };
 
@@ -52,6 +53,13 @@ struct profile {
         char *lab;                  /* lab_name_valid() (names.h): [a-z0-9-], <= 32 chars */
         char *templates;            /* absolute dir or NULL */
         char *wimboot;              /* global wimboot or NULL */
+        /* Secure Boot (profile/secboot.h): what x86-64 UEFI PXE clients are
+         * handed, "ipxe" (default) or "shim"; with any "shim" client the
+         * signed shim and Debian's network GRUB (absolute paths; shim
+         * defaults to the first of uefiloader.h's search paths that exists). */
+        char *uefi_loader;
+        char *shim;                 /* NULL unless some client gets shim */
+        char *grub;                 /* NULL unless some client gets shim */
         struct {
                 char *name;         /* <= 15 chars; default lab_bridge_name() */
                 char *type;         /* linux | ovs */

@@ -4,6 +4,7 @@
 #include <limits.h>
 #include <stdlib.h>
 
+#include "render/grub.h"
 #include "render/model.h"
 #include "basic/rules.h"
 #include "basic/util.h"
@@ -149,6 +150,8 @@ int model_build(const struct profile *p, const struct render_kind *const *kinds,
                         json_object_set_new(m, kinds[i]->lab_key, kinds[i]->lab_model(p, run_dir, state_dir));
         json_object_set_new(m, "loaders", json_pack("{s:s, s:s, s:s}", "bios", "undionly.kpxe",
                                                     "efi", "ipxe.efi", "snponly", "snponly.efi"));
+        /* Secure Boot clients: shim, GRUB, TFTP paths (grub.c) */
+        grub_model(p, m);
         *ret = m;
         return 0;
 }

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 
 #include "basic/log.h"
+#include "render/grub.h"
 #include "render/model.h"
 #include "render/render.h"
 #include "render/template.h"
@@ -172,6 +173,10 @@ int render_lab(const struct profile *p, const struct render_kind *const *kinds, 
                 if (r < 0)
                         goto out;
         }
+        /* Secure Boot clients: shim, GRUB, its menu, boot files over TFTP. */
+        r = grub_render(p, model, run_dir);
+        if (r < 0)
+                goto out;
         r = template_render_to(p, "boot.ipxe", model, boot, 0644, NULL);
         if (r < 0)
                 goto out;

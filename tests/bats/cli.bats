@@ -332,7 +332,7 @@ CONF
         done
         run "$PXELAB" help vm start
         [ "$status" -eq 0 ]
-        [ "${lines[0]}" = "Usage: pxelab vm start LAB [NAME] [--firmware bios|uefi|uefi-pxe] [--mac MAC] [--memory MB] [--disk SIZE|PATH] [--vnc] [--wait[=SECONDS]]" ]
+        [ "${lines[0]}" = "Usage: pxelab vm start LAB [NAME] [--firmware bios|uefi|uefi-pxe|uefi-secure] [--mac MAC] [--memory MB] [--disk SIZE|PATH] [--vnc] [--wait[=SECONDS]]" ]
         run "$PXELAB" vm console --help
         [ "$status" -eq 0 ]
         [ "${lines[0]}" = "Usage: pxelab vm console LAB NAME [--no-follow]" ]

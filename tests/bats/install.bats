@@ -241,7 +241,7 @@ complete_words() {
         [ "$(complete_words render a.conf -o s)" = sub ]
         [ "$(complete_words vm "")" = "$(printf '%s\n' console list start stop)" ]
         [ "$(complete_words vm start l)" = lab2 ]
-        [ "$(complete_words vm start lab2 --firmware "")" = "$(printf '%s\n' bios uefi uefi-pxe)" ]
+        [ "$(complete_words vm start lab2 --firmware "")" = "$(printf '%s\n' bios uefi uefi-pxe uefi-secure)" ]
         [ "$(complete_words vm start lab2 --v)" = --vnc ]
         [ "$(complete_words vm start lab2 --w)" = --wait ]
         [ "$(complete_words watch "")" = "$(printf '%s\n' lab2 office)" ]

@@ -17,7 +17,7 @@ render_into() {   # PROFILE DIR
                 [ -d "tests/golden/$name" ]
                 # Every golden file matches, with the output dir as @DIR@ ...
                 (cd "tests/golden/$name" && find . -type f | sort) > "$OUT/golden.list"
-                (cd "$dir" && find . -type f \( -name '*.conf' -o -name '*.ipxe' \) | sort) > "$OUT/rendered.list"
+                (cd "$dir" && find . -type f \( -name '*.conf' -o -name '*.ipxe' -o -name '*.cfg' \) | sort) > "$OUT/rendered.list"
                 diff -u "$OUT/golden.list" "$OUT/rendered.list"
                 while read -r f; do
                         diff -u "tests/golden/$name/$f" <(sed "s|$dir|@DIR@|g" "$dir/$f")

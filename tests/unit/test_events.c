@@ -317,6 +317,48 @@ static void test_uefi_bios_loader_and_stall(void **state) {
         got_free(&g);
 }
 
+/* A Secure Boot client: shim by DHCP (the BOOTP file field, dnsmasq's
+ * "bootfile name:"), then shim, GRUB, its menu and the entry's kernel and
+ * initrd over TFTP, and no HTTP or beacon: the loader is named, and the
+ * silence after the kernel is no stall. */
+static void test_shim_client(void **state) {
+        static const struct line l[] = {
+                { "dnsmasq", S(0), "dnsmasq-dhcp[269]: 436904716 vendor class: PXEClient:Arch:00007:UNDI:003000" },
+                { "dnsmasq", S(0), "dnsmasq-dhcp[269]: 436904716 DHCPDISCOVER(pxe-sbt) 52:54:00:66:00:01" },
+                { "dnsmasq", S(0), "dnsmasq-dhcp[269]: 436904716 tags: shim, lab, efi64, pxe-sbt" },
+                { "dnsmasq", S(0), "dnsmasq-dhcp[269]: 436904716 DHCPOFFER(pxe-sbt) 10.66.0.164 52:54:00:66:00:01" },
+                { "dnsmasq", S(0), "dnsmasq-dhcp[269]: 436904716 bootfile name: efi/shimx64.efi" },
+                { "dnsmasq", S(0), "dnsmasq-dhcp[269]: 436904716 next server: 10.66.0.1" },
+                { "dnsmasq", S(4), "dnsmasq-dhcp[269]: 436904716 vendor class: PXEClient:Arch:00007:UNDI:003000" },
+                { "dnsmasq", S(4), "dnsmasq-dhcp[269]: 436904716 DHCPREQUEST(pxe-sbt) 10.66.0.164 52:54:00:66:00:01" },
+                { "dnsmasq", S(4), "dnsmasq-dhcp[269]: 436904716 tags: shim, lab, efi64, pxe-sbt" },
+                { "dnsmasq", S(4), "dnsmasq-dhcp[269]: 436904716 DHCPACK(pxe-sbt) 10.66.0.164 52:54:00:66:00:01" },
+                { "dnsmasq", S(4), "dnsmasq-dhcp[269]: 436904716 bootfile name: efi/shimx64.efi" },
+                { "dnsmasq", S(5), "dnsmasq-tftp[269]: sent /run/pxelab/sbt/tftp/efi/shimx64.efi to 10.66.0.164" },
+                { "dnsmasq", S(6), "dnsmasq-tftp[269]: sent /run/pxelab/sbt/tftp/efi/grubx64.efi to 10.66.0.164" },
+                { "dnsmasq", S(9), "dnsmasq-tftp[269]: sent /run/pxelab/sbt/tftp/grub/grub.cfg to 10.66.0.164" },
+                { "dnsmasq", S(12), "dnsmasq-tftp[269]: sent /run/pxelab/sbt/tftp/files/sbdefault/vmlinuz to 10.66.0.164" },
+                { "dnsmasq", S(14), "dnsmasq-tftp[269]: sent /run/pxelab/sbt/tftp/files/sbdefault/initrd.img to 10.66.0.164" },
+        };
+        struct got g = {};
+        struct events *ev = feed(&g, l, ELEMENTSOF(l), S(100));
+
+        for (size_t i = 0; i < g.n; i++)
+                print_message("%s\n", g.line[i]);
+        assert_true(g.n >= 6);
+        for (size_t i = 0; i < g.n; i++) {
+                if (g.kind[i] == EVENT_STALLED)
+                        fail_msg("a shim client that fetched its kernel is no stall: %s", g.line[i]);
+                assert_true(json_is_null(json_object_get(g.json[i], "problem")) ||
+                            !json_object_get(g.json[i], "problem"));
+        }
+        /* The loader it was handed and fetched. */
+        assert_non_null(strstr(g.line[0], "efi/shimx64.efi"));
+        assert_non_null(strstr(g.line[g.n - 5], "efi/shimx64.efi"));
+        events_free(ev);
+        got_free(&g);
+}
+
 /* Loops: iPXE handed a loader again, the firmware asking again after a
  * loader; HTTP 403, a short transfer, TFTP not found and a real abort. */
 static void test_loops_and_transfers(void **state) {
@@ -413,6 +455,7 @@ int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_real_boots),
                 cmocka_unit_test(test_uefi_bios_loader_and_stall),
+                cmocka_unit_test(test_shim_client),
                 cmocka_unit_test(test_loops_and_transfers),
                 cmocka_unit_test(test_filter_mac),
                 cmocka_unit_test(test_new_boot),

@@ -122,6 +122,30 @@ static void test_argv_uefi(void **state) {
                             "virtio-net-pci,netdev=net0,mac=52:54:00:12:34:56,bootindex=1,romfile=");
 }
 
+/* uefi-secure: OVMF's Secure Boot build with SMM, the secure flash, a
+ * store of its own with Microsoft's keys, and no option ROM. */
+static void test_argv_uefi_secure(void **state) {
+        struct vm_config c = config("uefi-secure", "s");
+        _cleanup_strv_free_ char **argv = NULL;
+        _cleanup_free_ char *vars = xasprintf("if=pflash,format=raw,unit=1,file=%s/OVMF_VARS.secure.fd", c.vm_dir);
+        _cleanup_free_ char *path = vm_vars_path(&c);
+
+        assert_int_equal(vm_build_argv(&c, &argv), 0);
+        assert_string_equal(arg_of(argv, "-machine", 0), "q35,smm=on,graphics=off");
+        assert_string_equal(arg_of(argv, "-global", 0), "driver=cfi.pflash01,property=secure,value=on");
+        assert_string_equal(arg_of(argv, "-drive", 0),
+                            "if=pflash,format=raw,unit=0,readonly=on,file=" VM_OVMF_CODE_SECURE);
+        assert_string_equal(arg_of(argv, "-drive", 1), vars);
+        assert_string_equal(arg_of(argv, "-device", 0),
+                            "virtio-net-pci,netdev=net0,mac=52:54:00:12:34:56,bootindex=1,romfile=");
+        assert_non_null(strstr(path, "/OVMF_VARS.secure.fd"));
+        assert_int_equal(firmware_from_string("uefi-secure"), FIRMWARE_UEFI_SECURE);
+
+        /* vm_prepare copies the store with Microsoft's keys. */
+        assert_int_equal(vm_prepare(&c), 0);
+        assert_true(files_equal(path, VM_OVMF_VARS_SECURE));
+}
+
 /* On OVS labs the guest computes its own checksums (csum=off). */
 static void test_argv_nic_csum_off(void **state) {
         struct vm_config c = config("uefi-pxe", "c");
@@ -259,7 +283,7 @@ static void qemu_accepts(struct vm_config *c) {
 }
 
 static void test_qemu_accepts(void **state) {
-        static const char *const fws[] = { "bios", "uefi", "uefi-pxe" };
+        static const char *const fws[] = { "bios", "uefi", "uefi-pxe", "uefi-secure" };
 
         assert_int_equal(tap_create("pxt-t-0", NULL), 0);
         for (size_t i = 0; i < ELEMENTSOF(fws); i++) {
@@ -278,6 +302,7 @@ int main(void) {
                 cmocka_unit_test(test_mac_derive),
                 cmocka_unit_test(test_argv_bios),
                 cmocka_unit_test(test_argv_uefi),
+                cmocka_unit_test(test_argv_uefi_secure),
                 cmocka_unit_test(test_argv_nic_csum_off),
                 cmocka_unit_test(test_argv_disk_vnc),
                 cmocka_unit_test(test_argv_commas),

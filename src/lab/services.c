@@ -139,7 +139,11 @@ static int start_service(sd_bus *bus, const struct lab_service *svc_, json_t *mo
         _cleanup_strv_free_ char **argv = NULL, **rw = NULL, **hidden = hidden_paths_of(model), **ro = NULL;
         /* Settled together by lab_up (units_settle_deferred): one 300 ms
          * window for all services instead of one each. */
-        struct unit_spec spec = { .name = unit, .slice = st->slice, .hidden_paths = hidden, .defer_settle = true };
+        /* Type=exec: the start job is done once the daemon's binary runs, so
+         * the settle window below is the daemon's own time to read its
+         * config and fail, not the sandbox's setup (seconds on a busy host). */
+        struct unit_spec spec = { .name = unit, .slice = st->slice, .hidden_paths = hidden, .defer_settle = true,
+                                  .type = "exec" };
         struct unit_status us = {};
         int r;
 

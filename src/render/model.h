@@ -46,5 +46,6 @@ int model_build(const struct profile *p, const struct render_kind *const *kinds,
  * is not followed. Its NAME stays the one the profile gave. */
 json_t *model_serve(json_t *files, const char *base, const char *entry, const char *path, const char *name);
 
-/* The lab's IPv6 ULA prefix, derived from the lab name: "fdXX:XXXX:XXXX::". */
+/* The lab's IPv6 ULA /48 prefix, "fd" and 40 bits of a hash of the lab name
+ * (e.g. "fd07:b579:49ee::"), so each lab gets its own and keeps it. */
 char *model_ula_prefix(const char *lab);

@@ -12,7 +12,9 @@
 #include <linux/if_link.h>
 #include <linux/if_tun.h>
 #include <linux/rtnetlink.h>
+#include <net/ethernet.h>
 #include <net/if.h>
+#include <netinet/ether.h>
 #include <poll.h>
 #include <sys/ioctl.h>
 
@@ -175,15 +177,18 @@ static int link_lookup(struct nl_sock *sk, const char *name, struct rtnl_link **
         return nle_to_errno(r);
 }
 
-int bridge_create(const char *name) {
+int bridge_create(const char *name, const char *mac) {
         _cleanup_nl_sock_ struct nl_sock *sk = NULL;
         _cleanup_nlmsg_ struct nl_msg *msg = NULL;
         struct nlattr *info, *data;
+        struct ether_addr ea;
         int r;
 
         r = check_ifname(name);
         if (r < 0)
                 return r;
+        if (mac && !ether_aton_r(mac, &ea))
+                return log_error_errno(-EINVAL, "Failed to create bridge '%s': bad MAC '%s'", name, mac);
         r = rtnl_open(&sk);
         if (r < 0)
                 return log_error_errno(r, "Failed to create bridge '%s'", name);
@@ -191,6 +196,7 @@ int bridge_create(const char *name) {
         /* NLM_F_EXCL: never adopt a link someone else made. */
         msg = link_request(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, name, 0, 0);
         if (!msg ||
+            (mac && nla_put(msg, IFLA_ADDRESS, ETH_ALEN, &ea) < 0) ||
             !(info = nla_nest_start(msg, IFLA_LINKINFO)) ||
             nla_put_string(msg, IFLA_INFO_KIND, "bridge") < 0 ||
             !(data = nla_nest_start(msg, IFLA_INFO_DATA)) ||
@@ -280,10 +286,20 @@ int link_set_alias(const char *name, const char *alias) {
         return 0;
 }
 
-int link_mark(const char *name, char **ret_alias, char **ret_kind) {
+static char *mac_str(struct nl_addr *a) {
+        const uint8_t *b;
+
+        if (!a || nl_addr_get_len(a) != 6)
+                return NULL;
+        b = nl_addr_get_binary_addr(a);
+        return xasprintf("%02x:%02x:%02x:%02x:%02x:%02x", b[0], b[1], b[2], b[3], b[4], b[5]);
+}
+
+int link_mark(const char *name, char **ret_alias, char **ret_kind, char **ret_mac) {
         _cleanup_nl_sock_ struct nl_sock *sk = NULL;
         _cleanup_rtnl_link_ struct rtnl_link *link = NULL;
         const char *alias, *kind;
+        struct nl_addr *a;
         int r;
 
         r = check_ifname(name);
@@ -302,6 +318,10 @@ int link_mark(const char *name, char **ret_alias, char **ret_kind) {
                 *ret_alias = strempty(alias) ? NULL : xstrdup(alias);
         if (ret_kind)
                 *ret_kind = xstrdup(kind ? kind : "");
+        if (ret_mac) {
+                a = rtnl_link_get_addr(link);
+                *ret_mac = mac_str(a) ?: xstrdup("");
+        }
         return 1;
 }
 
@@ -466,7 +486,7 @@ int link_del_address(const char *name, const char *cidr) {
 }
 
 
-int tap_create(const char *name, const char *master) {
+int tap_create(const char *name, const char *master, const char *alias) {
         _cleanup_nl_sock_ struct nl_sock *sk = NULL;
         _cleanup_rtnl_link_ struct rtnl_link *link = NULL;
         _cleanup_close_ int fd = -1;
@@ -493,6 +513,12 @@ int tap_create(const char *name, const char *master) {
         memcpy(ifr.ifr_name, name, strlen(name) + 1);
         if (ioctl(fd, TUNSETIFF, &ifr) < 0)
                 return log_error_errno(-errno, "Failed to create tap '%s'", name);
+        /* Marked while a kill still takes the tap with our fd. */
+        if (!link && alias) {
+                r = link_set_alias(name, alias);
+                if (r < 0)
+                        return r;
+        }
         /* Persistent: the device outlives this fd until deleted. */
         if (ioctl(fd, TUNSETPERSIST, 1) < 0)
                 return log_error_errno(-errno, "Failed to make tap '%s' persistent", name);
@@ -554,15 +580,6 @@ static json_t *link_ports_json(struct nl_cache *links, int ifindex) {
                         json_array_append_new(arr, json_string(rtnl_link_get_name(l)));
         }
         return arr;
-}
-
-static char *mac_str(struct nl_addr *a) {
-        const uint8_t *b;
-
-        if (!a || nl_addr_get_len(a) != 6)
-                return NULL;
-        b = nl_addr_get_binary_addr(a);
-        return xasprintf("%02x:%02x:%02x:%02x:%02x:%02x", b[0], b[1], b[2], b[3], b[4], b[5]);
 }
 
 int link_info(const char *name, json_t **ret) {

@@ -18,9 +18,12 @@
 
 /* Creates a Linux bridge NAME with STP off and forward_delay 0 (so ports
  * forward at once, PXE clients don't wait 30 s), in ONE RTM_NEWLINK carrying
- * IFLA_BR_STP_STATE and IFLA_BR_FORWARD_DELAY. The bridge is left down.
- * -EEXIST (logged) if any link of that name exists. */
-int bridge_create(const char *name);
+ * IFLA_BR_STP_STATE and IFLA_BR_FORWARD_DELAY, and MAC ("02:70:…", NULL:
+ * the kernel's random one) as IFLA_ADDRESS. The kernel takes an address with
+ * the create but not an alias, so MAC is the one mark a bridge can carry from
+ * its first moment. The bridge is left down. -EEXIST (logged) if any link of
+ * that name exists. */
+int bridge_create(const char *name, const char *mac);
 
 /* 1 if a link NAME exists, 0 if not, <0 on error. *is_bridge (when non-NULL)
  * is set to whether it is a Linux bridge (false when missing). Quiet: 0. */
@@ -48,10 +51,11 @@ int link_set_noarp(const char *name);
  * pxelab puts on the links it makes. -ENODEV if missing. */
 int link_set_alias(const char *name, const char *alias);
 
-/* The alias and kind ("bridge", "tun", "veth", "" for none) of link NAME:
- * 1 with *ret_alias (NULL when it has none) and *ret_kind (either may be
- * NULL, caller frees), 0 when the link does not exist. */
-int link_mark(const char *name, char **ret_alias, char **ret_kind);
+/* The alias, kind ("bridge", "tun", "veth", "" for none) and MAC
+ * ("02:70:78:…", "" for none) of link NAME: 1 with *ret_alias (NULL when it
+ * has none), *ret_kind and *ret_mac (any may be NULL, caller frees), 0 when
+ * the link does not exist. */
+int link_mark(const char *name, char **ret_alias, char **ret_kind, char **ret_mac);
 
 /* Deletes link NAME; a missing link returns 0. */
 int link_delete(const char *name);
@@ -61,10 +65,13 @@ int link_delete(const char *name);
 int link_set_master(const char *ifname, const char *master);
 
 /* Creates a persistent tap NAME (IFF_TAP|IFF_NO_PI; QEMU may re-attach with
- * IFF_VNET_HDR), enslaves it to MASTER (unless NULL) and sets it up.
- * Idempotent: an existing tap of that name is reused; -EEXIST (logged) if a
- * link of that name exists that is not a tun/tap device. */
-int tap_create(const char *name, const char *master);
+ * IFF_VNET_HDR) carrying ALIAS (unless NULL), enslaves it to MASTER (unless
+ * NULL) and sets it up. The alias is set while the tap still dies with our
+ * fd, before TUNSETPERSIST: a tap that outlives a kill is always marked.
+ * Idempotent: an existing tap of that name is reused (and keeps its alias);
+ * -EEXIST (logged) if a link of that name exists that is not a tun/tap
+ * device. */
+int tap_create(const char *name, const char *master, const char *alias);
 
 /* Describes link NAME as a new JSON object:
  *   {"name": "pxe0", "exists": true, "up": true, "operstate": "UP",

@@ -36,6 +36,27 @@ int symguard_mount(const char *dir) {
         return 0;
 }
 
+int symguard_tmpfs(const char *dir, const char *size) {
+        _cleanup_close_ int fs = -1, mnt = -1;
+
+        if (is_nosymfollow(dir))
+                return 0;
+        fs = fsopen("tmpfs", FSOPEN_CLOEXEC);
+        if (fs < 0)
+                return log_error_errno(errno, "Failed to mount a tmpfs on '%s'", dir);
+        if (fsconfig(fs, FSCONFIG_SET_STRING, "size", size, 0) < 0 ||
+            fsconfig(fs, FSCONFIG_SET_STRING, "mode", "0755", 0) < 0 ||
+            fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+                return log_error_errno(errno, "Failed to make a tmpfs of %s for '%s'", size, dir);
+        mnt = fsmount(fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSYMFOLLOW | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
+                                           MOUNT_ATTR_NOEXEC);
+        if (mnt < 0)
+                return log_error_errno(errno, "Failed to mount a tmpfs on '%s'", dir);
+        if (move_mount(mnt, "", AT_FDCWD, dir, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+                return log_error_errno(errno, "Failed to mount a tmpfs on '%s'", dir);
+        return 0;
+}
+
 int symguard_umount(const char *dir) {
         /* Only our own mount: DIR must be a nosymfollow mount point. */
         if (!is_nosymfollow(dir))

@@ -12,3 +12,10 @@ int symguard_mount(const char *dir);
 /* Removes that mount (lazily: a service still inside lets go later).
  * Not mounted, or DIR gone: 0. */
 int symguard_umount(const char *dir);
+
+/* Mounts a new tmpfs of at most SIZE ("64m") on DIR, with the same
+ * attributes (nosymfollow, nosuid, nodev, noexec) set before it is attached,
+ * so symguard_umount() takes it away again. What the lab network can make a
+ * service write there (a VM's serial console) stops at SIZE: /run is RAM.
+ * A DIR that is already such a mount: 0. */
+int symguard_tmpfs(const char *dir, const char *size);

@@ -151,10 +151,7 @@ static int guard_tftp(struct lab_record *st) {
         _cleanup_free_ char *dir = lab_tftp_mount(st->lab);
         int r;
 
-        if (!st->mounts[0]) {
-                free(st->mounts);
-                st->mounts = xcalloc(2, sizeof(char *));
-                st->mounts[0] = xstrdup(dir);
+        if (lab_record_add_mount(st, dir)) {
                 r = lab_record_save(st);
                 if (r < 0)
                         return r;
@@ -449,9 +446,10 @@ static int down_locked(const char *lab) {
         r = labbridge_teardown(st);
         if (r < 0)
                 ret = r;
-        if (st->mounts[0]) {
-                /* The record holds no other mount (record.c). */
-                r = symguard_umount(st->mounts[0]);
+        /* The record holds the lab's own mounts only (record.c), each
+         * nosymfollow: symguard_umount() takes only such a mount. */
+        for (char **m = st->mounts; *m; m++) {
+                r = symguard_umount(*m);
                 if (r < 0)
                         ret = r;
         }

@@ -103,13 +103,17 @@ static int create_bridge(const struct profile *p, const struct lab_record *st) {
         int r;
 
         if (!rec_is_ovs(st)) {
-                _cleanup_free_ char *mark = lab_link_mark(p->lab);
+                _cleanup_free_ char *mark = lab_link_mark(p->lab), *mac = lab_link_mac(p->lab);
                 r = link_exists(p->bridge.name, NULL);
                 if (r == 0)
-                        r = bridge_create(p->bridge.name);
-                /* Marked as the lab's at once: `down` deletes no bridge
-                 * without it (the kernel takes no alias with the create). */
-                return r < 0 ? r : link_set_alias(p->bridge.name, mark);
+                        r = bridge_create(p->bridge.name, mac);
+                if (r < 0)
+                        return r;
+                /* The lab's MAC marks it from the create on (`down` deletes
+                 * no bridge without a mark); the alias, which the kernel
+                 * takes only afterwards, says whose it is in `ip link`. */
+                fault_point("bridge-made");
+                return link_set_alias(p->bridge.name, mark);
         }
         r = ovsdb_connect(st->bridge.ovsdb, &db);
         if (r < 0)
@@ -165,14 +169,18 @@ int labbridge_setup(const struct profile *p, json_t *model, struct lab_record *s
 }
 
 /* Whether link NAME carries the lab's mark (and is of KIND): only then is
- * it pxelab's to delete. Says so in one line when not. */
+ * it pxelab's to delete. The mark is the alias "pxelab:LAB"; a bridge with
+ * no alias at all counts too when it has the lab's MAC, which it was created
+ * with (an `up` killed before the alias request). Says so in one line when
+ * not ours. */
 int labbridge_link_is_ours(const char *lab, const char *name, const char *kind) {
-        _cleanup_free_ char *mark = lab_link_mark(lab), *alias = NULL, *k = NULL;
-        int r = link_mark(name, &alias, &k);
+        _cleanup_free_ char *mark = lab_link_mark(lab), *mac = lab_link_mac(lab), *alias = NULL, *k = NULL,
+                            *m = NULL;
+        int r = link_mark(name, &alias, &k, &m);
 
         if (r <= 0)
                 return r;       /* gone already: nothing to delete */
-        if (streq(alias, mark) && streq(k, kind))
+        if (streq(k, kind) && (streq(alias, mark) || (!alias && streq(kind, "bridge") && streq(m, mac))))
                 return 1;
         log_warn("Not deleting link '%s': it is a %s link without pxelab's mark '%s' (alias %s%s%s), so not lab '%s''s",
                  name, strempty(k) ? "plain" : k, mark, alias ? "'" : "", alias ? alias : "none", alias ? "'" : "", lab);

@@ -2,6 +2,7 @@
  * only. See record.h. */
 #include <errno.h>
 #include <jansson.h>
+#include <stdint.h>
 #include <sys/stat.h>
 
 #include "basic/fault.h"
@@ -44,8 +45,24 @@ char *lab_link_mark(const char *lab) {
         return xasprintf("pxelab:%s", lab);
 }
 
+/* A lab's bridge is made with this address: the only mark the kernel takes
+ * in the create request itself (it ignores an alias there), so a bridge
+ * that outlives a killed `up` is marked too. Locally administered, "px"
+ * after the 02, then 24 bits of FNV-1a of the lab name. */
+char *lab_link_mac(const char *lab) {
+        uint32_t h = 2166136261u;
+
+        for (const unsigned char *c = (const unsigned char *) lab; *c; c++)
+                h = (h ^ *c) * 16777619u;
+        return xasprintf("02:70:78:%02x:%02x:%02x", (h >> 16) & 0xff, (h >> 8) & 0xff, h & 0xff);
+}
+
+char *lab_serial_mount(const char *lab) {
+        return xasprintf("%s/%s/serial", PXELAB_RUN_ROOT, lab);
+}
+
 char *lab_vm_log_path(const char *lab, const char *vm) {
-        return xasprintf("%s/%s/vm-%s.log", PXELAB_RUN_ROOT, lab, vm);
+        return xasprintf("%s/%s/serial/%s.log", PXELAB_RUN_ROOT, lab, vm);
 }
 
 char *lab_vm_dir(const char *lab, const char *vm) {
@@ -163,6 +180,14 @@ void lab_record_del_vm(struct lab_record *rec, const char *name) {
         lab_vm_done(vm);
         memmove(&rec->vms[i], &rec->vms[i + 1], (rec->n_vms - i - 1) * sizeof(*rec->vms));
         rec->n_vms--;
+}
+
+bool lab_record_add_mount(struct lab_record *rec, const char *path) {
+        for (char **m = rec->mounts; *m; m++)
+                if (streq(*m, path))
+                        return false;
+        strv_push(&rec->mounts, path);
+        return true;
 }
 
 bool lab_record_add_unit(struct lab_record *rec, const char *unit) {
@@ -392,7 +417,7 @@ static void load_bridge(struct loader *l, struct lab_record *rec, json_t *br) {
 
 static void load_units(struct loader *l, struct lab_record *rec, json_t *o) {
         _cleanup_strv_free_ char **units = get_strv(l, o, "units"), **mounts = get_strv(l, o, "mounts");
-        _cleanup_free_ char *tftp = lab_tftp_mount(rec->lab);
+        _cleanup_free_ char *tftp = lab_tftp_mount(rec->lab), *serial = lab_serial_mount(rec->lab);
 
         for (char **u = units; *u; u++) {
                 if (unit_of_lab(rec, *u))
@@ -401,11 +426,11 @@ static void load_units(struct loader *l, struct lab_record *rec, json_t *o) {
                         log_warn("%s: ignoring unit '%s', which is not one of lab '%s'", l->path, *u, rec->lab);
         }
         for (char **m = mounts; *m; m++) {
-                if (streq(*m, tftp))
-                        strv_push(&rec->mounts, *m);
+                if (streq(*m, tftp) || streq(*m, serial))
+                        lab_record_add_mount(rec, *m);
                 else
-                        log_warn("%s: ignoring mount '%s', which is not lab '%s''s ('%s')", l->path, *m, rec->lab,
-                                 tftp);
+                        log_warn("%s: ignoring mount '%s', which is not lab '%s''s ('%s' or '%s')", l->path, *m,
+                                 rec->lab, tftp, serial);
         }
 }
 

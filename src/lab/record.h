@@ -34,8 +34,10 @@ char *lab_vm_unit_name(const char *lab, const char *vm);     /* pxelab-LAB-vm-VM
 char *lab_slice_name(const char *lab);                       /* pxelab-LAB.slice, '-' in LAB as '_' */
 char *lab_nft_table_name(const char *lab);                   /* pxelab-LAB (family inet) */
 char *lab_tftp_mount(const char *lab);                       /* /run/pxelab/LAB/tftp */
+char *lab_serial_mount(const char *lab);                     /* RUN/LAB/serial */
 char *lab_link_mark(const char *lab);                        /* pxelab:LAB */
-char *lab_vm_log_path(const char *lab, const char *vm);      /* /run/pxelab/LAB/vm-VM.log */
+char *lab_link_mac(const char *lab);                         /* 02:70:78:XX:XX:XX */
+char *lab_vm_log_path(const char *lab, const char *vm);      /* /run/pxelab/LAB/serial/VM.log */
 char *lab_vm_dir(const char *lab, const char *vm);           /* /var/lib/pxelab/LAB/vm/VM */
 
 /* One VM of the lab (`pxelab vm start`), recorded before anything of it is
@@ -77,7 +79,7 @@ struct lab_record {
         char *nft_uplink;       /* NULL: none */
         bool forwarding;        /* this lab switched ip_forward on (or needs it) */
         char **units;           /* the lab's service units (NULL-terminated, never NULL) */
-        char **mounts;          /* at most the derived TFTP mount */
+        char **mounts;          /* at most the derived TFTP and serial mounts */
         struct lab_vm *vms;     /* sorted by name */
         size_t n_vms;
 };
@@ -113,5 +115,7 @@ json_t *lab_vm_json(const struct lab_vm *vm);
 
 /* Adds UNIT to REC's units unless it is there: true when added. */
 bool lab_record_add_unit(struct lab_record *rec, const char *unit);
+/* Adds PATH to the record's mounts: true, or false when it is there. */
+bool lab_record_add_mount(struct lab_record *rec, const char *path);
 /* Removes UNIT: true when it was there. */
 bool lab_record_del_unit(struct lab_record *rec, const char *unit);

@@ -7,9 +7,11 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 #include "host/accel.h"
 #include "host/link.h"
+#include "host/symguard.h"
 #include "basic/fault.h"
 #include "lab/labbridge.h"
 #include "basic/log.h"
@@ -39,7 +41,7 @@ void vm_mac_derive(const char *lab, const char *name, char ret[static 18]) {
 }
 
 char *vm_log_path(const struct vm_config *c) {
-        return xasprintf("%s/vm-%s.log", c->run_dir, c->name);
+        return xstrdup(c->log);
 }
 
 char *vm_vars_path(const struct vm_config *c) {
@@ -100,7 +102,7 @@ int vm_build_argv(const struct vm_config *c, char ***ret) {
         _cleanup_free_ char *log = NULL, *disk = NULL;
 
         if (firmware_from_string(c->firmware) < 0 || strempty(c->name) || strempty(c->mac) || strempty(c->tap) ||
-            strempty(c->run_dir) || strempty(c->vm_dir) || c->memory <= 0)
+            strempty(c->log) || strempty(c->vm_dir) || c->memory <= 0)
                 return -EINVAL;
         {
                 _cleanup_free_ char *l = vm_log_path(c), *d = vm_disk_path(c);
@@ -292,7 +294,7 @@ static void config_from_record(struct vm_config *c, const struct lab_record *st,
                 .memory = vm->memory,
                 .disk = vm->disk,
                 .tap = vm->tap,
-                .run_dir = st->run_dir,
+                .log = vm->log,
                 .vm_dir = vm->dir,
                 .kvm = streq(vm->accel, "kvm"),
                 .vnc = vnc_display(vm->vnc),
@@ -478,9 +480,7 @@ static int make_tap(const struct lab_record *st, const char *tap) {
         }
         if (r < 0)
                 return r;
-        r = tap_create(tap, NULL);
-        if (r >= 0)
-                r = link_set_alias(tap, mark);
+        r = tap_create(tap, NULL, mark);
         if (r >= 0)
                 r = labbridge_attach(st, tap);
         return r;
@@ -497,7 +497,7 @@ static char *vm_families[] = { "AF_UNIX", "AF_INET", "AF_INET6", NULL };
  * again under TCG). */
 static int start_unit(sd_bus *bus, const struct lab_record *st, const struct vm_config *c, const struct lab_vm *vm,
                       bool quiet_exit) {
-        _cleanup_free_ char *description = NULL;
+        _cleanup_free_ char *description = NULL, *serial = NULL;
         _cleanup_strv_free_ char **argv = NULL;
         char *rw[4] = {}, *hidden_rw[2] = {};
         const char *disk = vm->disk;
@@ -507,7 +507,8 @@ static int start_unit(sd_bus *bus, const struct lab_record *st, const struct vm_
         if (r < 0)
                 return log_error_errno(r, "Failed to build the command line of VM '%s'", c->name);
         /* QEMU may write its log, its own dir and the disk image only. */
-        rw[0] = (char *) c->run_dir;
+        serial = lab_serial_mount(st->lab);
+        rw[0] = serial;
         rw[1] = (char *) c->vm_dir;
         /* An image where the sandbox hides it (/tmp, homes) is bound in. */
         if (disk && !rule_disk_is_size(disk) && units_path_hidden(disk))
@@ -630,6 +631,25 @@ void vm_plan_done(struct vm_plan *plan) {
         *plan = (struct vm_plan) {};
 }
 
+/* The VMs' serial logs live on a tmpfs of their own, capped at
+ * VM_SERIAL_CAP for the lab's VMs together: a guest that floods its console
+ * fills that and no more of the host's RAM (QEMU's file chardev has no cap of
+ * its own). Recorded before it is mounted, like every resource. */
+#define VM_SERIAL_CAP "64m"
+static int guard_serial(struct lab_record *st) {
+        _cleanup_free_ char *dir = lab_serial_mount(st->lab);
+        int r;
+
+        if (lab_record_add_mount(st, dir)) {
+                r = lab_record_save(st);
+                if (r < 0)
+                        return r;
+        }
+        if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+                return log_error_errno(errno, "Failed to create '%s'", dir);
+        return symguard_tmpfs(dir, VM_SERIAL_CAP);
+}
+
 int vm_start(sd_bus *bus, struct lab_record *st, struct vm_plan *plan, struct accel_choice *ret_accel) {
         const char *name = plan->name;
         _cleanup_free_ char *qemu = NULL, *how = NULL;
@@ -655,7 +675,9 @@ int vm_start(sd_bus *bus, struct lab_record *st, struct vm_plan *plan, struct ac
                 return r;
 
         config_from_record(&c, st, vm);
-        r = vm_prepare(&c);
+        r = guard_serial(st);
+        if (r >= 0)
+                r = vm_prepare(&c);
         if (r >= 0)
                 r = make_tap(st, vm->tap);
         if (r < 0)

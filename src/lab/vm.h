@@ -37,7 +37,7 @@ struct vm_config {
         long memory;            /* MiB */
         const char *disk;       /* NULL, a SIZE ("20G") or an absolute image path */
         const char *tap;        /* tap interface name */
-        const char *run_dir;    /* the lab's run dir: the serial log lives here */
+        const char *log;        /* the serial log, in the lab's capped serial dir */
         const char *vm_dir;     /* the VM's own dir: OVMF vars, created disk */
         bool kvm;               /* -accel kvm (else tcg) */
         int vnc;                /* VNC display number on 127.0.0.1, -1 for none */
@@ -51,7 +51,7 @@ struct vm_config {
 void vm_mac_derive(const char *lab, const char *name, char ret[static 18]);
 
 /* Paths of a VM's files (newly allocated). */
-char *vm_log_path(const struct vm_config *c);     /* RUN_DIR/vm-NAME.log */
+char *vm_log_path(const struct vm_config *c);     /* a copy of c->log */
 char *vm_vars_path(const struct vm_config *c);    /* VM_DIR/OVMF_VARS.fd (uefi-secure: OVMF_VARS.secure.fd) */
 char *vm_disk_path(const struct vm_config *c);    /* the image, NULL when no disk */
 

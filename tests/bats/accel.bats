@@ -273,10 +273,10 @@ fallback_case() {
         [ $(((t1 - t0) / 1000000)) -ge 3000 ]
         [ "$(sysd_run systemctl is-active "pxelab-$LAB-vm-w1.service")" = active ]
         for _ in $(seq 100); do
-                sysd_run grep -q iPXE "/run/pxelab/$LAB/vm-w1.log" && break
+                sysd_run grep -q iPXE "/run/pxelab/$LAB/serial/w1.log" && break
                 sleep 0.2
         done
-        sysd_run grep -q iPXE "/run/pxelab/$LAB/vm-w1.log"
+        sysd_run grep -q iPXE "/run/pxelab/$LAB/serial/w1.log"
 
         # The next VM: cached, no probe, no second thoughts.
         sysd_run "$PXELAB" vm start "$LAB" w2

@@ -24,7 +24,7 @@ teardown_file() { sysd_kill; }
 # frontend draws with escape sequences, so the text is looked for with
 # them removed), bounded. Prints the cleaned log's tail.
 wait_dialog() {
-        local log=/run/pxelab/$LAB/vm-$1.log
+        local log=/run/pxelab/$LAB/serial/$1.log
         sysd_run timeout "$DIALOG_TIMEOUT" sh -c '
                 until sed "s/\x1b\[[0-9;?]*[A-Za-z]//g" "$1" 2>/dev/null | grep -qF "$2"; do sleep 2; done' - "$log" "$2"
         local rc=$?
@@ -41,8 +41,8 @@ installer_boots() {
         [ "$status" -eq 0 ]
         [[ "$output" == *"Select a language"* ]]
         # Debian's kernel, with the entry's command line, booted from the lab.
-        sysd_run grep -a -q "Linux version 6.1.0-" "/run/pxelab/$LAB/vm-$vm.log"
-        sysd_run grep -a -q "console=ttyS0,115200n8" "/run/pxelab/$LAB/vm-$vm.log"
+        sysd_run grep -a -q "Linux version 6.1.0-" "/run/pxelab/$LAB/serial/$vm.log"
+        sysd_run grep -a -q "console=ttyS0,115200n8" "/run/pxelab/$LAB/serial/$vm.log"
         # nginx served the installer's kernel and its whole initrd.
         size=$(stat -c %s /usr/lib/debian-installer/images/12/amd64/text/debian-installer/amd64/initrd.gz)
         http_log "$LAB" | grep -E "\"GET /files/install/initrd\.gz HTTP/1\.1\" 200 $size len=$size "
@@ -63,5 +63,5 @@ installer_boots() {
 
 @test "debian-installer: a UEFI VM boots Debian's installer to its first dialog (initrd= on its command line)" {
         installer_boots diu uefi
-        sysd_run grep -a -q "initrd=initrd.gz" "/run/pxelab/$LAB/vm-diu.log"
+        sysd_run grep -a -q "initrd=initrd.gz" "/run/pxelab/$LAB/serial/diu.log"
 }

@@ -321,7 +321,7 @@ CONF
         sysd_run "$PXELAB" status debian-installer --json | jq -e --arg tap "$tap" '.labs[0].vms[0] |
           .name == "v1" and .lab == "debian-installer" and .firmware == "bios" and (.mac | type == "string") and
           .memory == 512 and .disk == null and .tap == $tap and .vnc == null and
-          .unit == "pxelab-debian-installer-vm-v1.service" and .log == "/run/pxelab/debian-installer/vm-v1.log" and
+          .unit == "pxelab-debian-installer-vm-v1.service" and .log == "/run/pxelab/debian-installer/serial/v1.log" and
           .dir == "/var/lib/pxelab/debian-installer/vm/v1" and (.accel | type == "string") and
           (.active_state | type == "string")'
         [ "${tap:9:4}" = "${br:11:4}" ]
@@ -377,8 +377,35 @@ CONF
         p=$(mkprofile t20 10.60.0.1/24 'uplink = "none"')
         sysd_run "$PXELAB" up "$p"
         [ "$(sysd_run ip -j link show pxe-t20 | jq -r '.[0].ifalias')" = "pxelab:t20" ]
+        # ... and the lab's MAC, which it was created with.
+        mac=$(sysd_run ip -j link show pxe-t20 | jq -r '.[0].address')
+        [[ "$mac" == 02:70:78:??:??:?? ]]
         sysd_run "$PXELAB" down t20
         ! sysd_run ip link show pxe-t20 || false
+        [ "$(sysd_run "$PXELAB" up "$p" >/dev/null; sysd_run ip -j link show pxe-t20 | jq -r '.[0].address')" = "$mac" ]
+        sysd_run "$PXELAB" down t20
+        # The MAC alone marks a bridge only while it has no alias: one with
+        # the lab's MAC and another alias is not the lab's.
+        sysd_run ip link add brmac type bridge
+        sysd_run ip link set brmac address "$mac" alias pxelab:other
+        sysd_run mkdir -p /run/pxelab/t20
+        sysd_run sh -c 'cat > /run/pxelab/t20/state.json' <<'JSON'
+{ "lab": "t20", "bridge": { "name": "brmac", "type": "linux", "created": true, "addresses": [] },
+  "units": [], "mounts": [], "vms": {} }
+JSON
+        run --separate-stderr sysd_run "$PXELAB" down t20
+        [ "$status" -eq 0 ]
+        [[ "$stderr" == *"Not deleting link 'brmac': it is a bridge link without pxelab's mark 'pxelab:t20' (alias 'pxelab:other')"* ]]
+        sysd_run ip link show brmac
+        # Without an alias, the lab's MAC is the mark a killed up leaves.
+        sysd_run ip link set brmac alias ""
+        sysd_run mkdir -p /run/pxelab/t20
+        sysd_run sh -c 'cat > /run/pxelab/t20/state.json' <<'JSON'
+{ "lab": "t20", "bridge": { "name": "brmac", "type": "linux", "created": true, "addresses": [] },
+  "units": [], "mounts": [], "vms": {} }
+JSON
+        sysd_run "$PXELAB" down t20
+        ! sysd_run ip link show brmac || false
         # Things that are not lab 'evil''s: a bridge and a veth, a unit, Debian's
         # default table, a mount outside the lab's dirs.
         sysd_run ip link add brfor type bridge
@@ -410,7 +437,7 @@ JSON
         [[ "$stderr" == *"Warning: $r: ignoring unit 'foreign-svc.service', which is not one of lab 'evil'"* ]]
         [[ "$stderr" == *"Warning: $r: ignoring unit 'pxelab-evil-b-dnsmasq.service', which is not one of lab 'evil'"* ]]
         [[ "$stderr" == *"Warning: $r: ignoring unit 'foreign-svc.service', which is not lab 'evil''s ('pxelab-evil-vm-v1.service')"* ]]
-        [[ "$stderr" == *"Warning: $r: ignoring mount '/run/foreign', which is not lab 'evil''s ('/run/pxelab/evil/tftp')"* ]]
+        [[ "$stderr" == *"Warning: $r: ignoring mount '/run/foreign', which is not lab 'evil''s ('/run/pxelab/evil/tftp' or '/run/pxelab/evil/serial')"* ]]
         [[ "$stderr" == *"Warning: Not deleting link 'vfor0': it is a veth link without pxelab's mark 'pxelab:evil' (alias none), so not lab 'evil''s"* ]]
         [[ "$stderr" == *"Warning: Not deleting link 'brfor': it is a bridge link without pxelab's mark 'pxelab:evil' (alias none), so not lab 'evil''s"* ]]
         [[ "$output" == *"Lab 'evil' is down"* ]]

@@ -40,7 +40,7 @@ teardown_file() { sysd_kill; }
 
 # Waits (bounded) until the VM's serial log matches REGEX.
 wait_console() {   # NAME REGEX
-        local log=/run/pxelab/$LAB/vm-$1.log
+        local log=/run/pxelab/$LAB/serial/$1.log
         for _ in $(seq "$BOOT_TIMEOUT"); do
                 sysd_run grep -qE "$2" "$log" 2>/dev/null && return 0
                 sleep 1
@@ -83,14 +83,14 @@ requests_of() {   # IP: the paths it asked nginx for, in order
         wait_console disk 'No more network devices|No bootable device'
         ip=$(ip_of 52:54:00:65:00:03)
         ! requests_of "$ip" | grep -qx /menu.ipxe || false
-        ! sysd_run grep -q PXELAB-BOOT-OK "/run/pxelab/$LAB/vm-disk.log" || false
+        ! sysd_run grep -q PXELAB-BOOT-OK "/run/pxelab/$LAB/serial/disk.log" || false
         sysd_run "$PXELAB" vm stop "$LAB" disk
 }
 
 @test "a failing entry shows iPXE's error and returns to the menu instead of hanging" {
         sysd_run "$PXELAB" vm start "$LAB" broken --firmware bios --mac 52:54:00:65:00:04 --memory 256
         wait_console broken 'pxelab: boot entry broken failed'
-        log=$(sysd_run cat "/run/pxelab/$LAB/vm-broken.log" | tr -d '\r')
+        log=$(sysd_run cat "/run/pxelab/$LAB/serial/broken.log" | tr -d '\r')
         # iPXE's own reason for it.
         [[ "$log" == *"no-such-script.ipxe... No such file or directory"* ]]
         # Back to the menu, whose default then boots.
@@ -122,10 +122,10 @@ CONF
         pid=$(sysd_run systemctl show -P MainPID "$unit")
         [ "$pid" -gt 0 ]
         for _ in $(seq "$BOOT_TIMEOUT"); do
-                sysd_run grep -q 'PXELAB-MARKER=auto' /run/pxelab/auto/vm-auto1.log && break
+                sysd_run grep -q 'PXELAB-MARKER=auto' /run/pxelab/auto/serial/auto1.log && break
                 sleep 1
         done
-        sysd_run grep -q 'PXELAB-MARKER=auto' /run/pxelab/auto/vm-auto1.log
+        sysd_run grep -q 'PXELAB-MARKER=auto' /run/pxelab/auto/serial/auto1.log
         # up again does not start it a second time.
         sysd_run "$PXELAB" up "$d/lab.conf"
         [ "$(sysd_run "$PXELAB" vm list auto --json | jq length)" -eq 1 ]

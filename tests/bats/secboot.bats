@@ -50,7 +50,7 @@ console_until_off() {
 
 # Waits (bounded) until the VM's serial log matches REGEX.
 wait_console() {   # NAME REGEX
-        local log=/run/pxelab/$LAB/vm-$1.log
+        local log=/run/pxelab/$LAB/serial/$1.log
         for _ in $(seq "$BOOT_TIMEOUT"); do
                 sysd_run grep -qE "$2" "$log" 2>/dev/null && return 0
                 sleep 1
@@ -269,7 +269,7 @@ menu { default = \"shell\" }")
 
         # Signatures are enforced: Debian's iPXE is unsigned.
         wait_console legacy1 'Access Denied'
-        run sysd_run cat "/run/pxelab/$LAB/vm-legacy1.log"
+        run sysd_run cat "/run/pxelab/$LAB/serial/legacy1.log"
         log=$(tr -d '\r' <<< "$output")
         [[ "$log" == *"failed to load"*"Access Denied"* ]]
         [[ "$log" != *"iPXE initialising"* ]]

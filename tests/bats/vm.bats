@@ -152,6 +152,19 @@ lease_ip() {
         [[ "$output" == *"iPXE"* ]]                     # SeaBIOS mirrors the ROM's screen
         [[ "$output" == *"PXELAB-BOOT-OK"* ]]
         [[ "$output" == *"PXELAB-MARKER=entry-bios"* ]]
+        # The log is on the lab's capped serial tmpfs (nosymfollow), which
+        # takes no more than 64 MiB however much is written to it.
+        s=/run/pxelab/$LAB/serial
+        [ "$(jq -r .log <<< "$rec")" = "$s/bios1.log" ]
+        sysd_run grep -q PXELAB-BOOT-OK "$s/bios1.log"
+        m=$(sysd_run findmnt -n -o FSTYPE,OPTIONS -M "$s")
+        [[ "$m" == tmpfs* && "$m" == *nosymfollow* && "$m" == *size=65536k* ]]
+        sysd_run jq -e --arg s "$s" '.mounts | index($s) != null' "/run/pxelab/$LAB/state.json"
+        run sysd_run dd if=/dev/zero of="$s/flood" bs=1M count=100
+        [ "$status" -ne 0 ]
+        [[ "$output" == *"No space left on device"* ]]
+        [ "$(sysd_run stat -c %s "$s/flood")" -le $((64 * 1024 * 1024)) ]
+        sysd_run rm "$s/flood"
         # Powered off: the unit is gone, nothing restarted it; the record stays.
         run sysd_run systemctl is-active "pxelab-$LAB-vm-bios1.service"
         [ "$output" != active ]
@@ -308,6 +321,8 @@ lease_ip() {
         [ "$status" -eq 0 ]
         [ -z "$(sysd_run ip -o link show type tun)" ]
         [ -z "$(sysd_run systemctl list-units --all --plain --no-legend "pxelab-$LAB-vm-*")" ]
+        # ... and the serial tmpfs.
+        [ -z "$(sysd_run findmnt -rn -o TARGET | grep "^/run/pxelab/$LAB/")" ]
         run sysd_run "$PXELAB" vm list "$LAB"
         [ "$status" -eq 1 ]
 }

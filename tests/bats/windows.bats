@@ -401,7 +401,7 @@ vm_fetches_all() {
         echo "$got"
         log=$OUT/win-$lab/vm-$vm.log
         for ((; i < BOOT_TIMEOUT; i++)); do
-                sysd_run cat "/run/pxelab/$lab/vm-$vm.log" | tr -d '\r' > "$log"
+                sysd_run cat "/run/pxelab/$lab/serial/$vm.log" | tr -d '\r' > "$log"
                 [ -z "$marker" ] || grep -q "$marker" "$log" && break
                 sleep 1
         done

@@ -106,9 +106,20 @@ static void test_bridge_create(void **state) {
 
         assert_int_equal(link_exists(BR, &is_bridge), 0);
         assert_false(is_bridge);
-        assert_int_equal(bridge_create(BR), 0);
+        assert_int_equal(bridge_create(BR, "02:70:78:0a:0b:0c"), 0);
         assert_int_equal(link_exists(BR, &is_bridge), 1);
         assert_true(is_bridge);
+
+        /* The MAC came with the create, and stays when a port joins (a
+         * bridge otherwise takes its lowest port's). */
+        {
+                _cleanup_free_ char *alias = NULL, *kind = NULL, *mac = NULL;
+                assert_int_equal(link_mark(BR, &alias, &kind, &mac), 1);
+                assert_null(alias);
+                assert_string_equal(kind, "bridge");
+                assert_string_equal(mac, "02:70:78:0a:0b:0c");
+        }
+        assert_int_equal(link_mark("nosuch0", NULL, NULL, NULL), 0);
 
         /* STP off and no forwarding delay, as the kernel reports them. */
         j = ip_json("-d link show " BR);
@@ -132,7 +143,7 @@ static void test_bridge_create(void **state) {
 
         /* A second create refuses, logged in the house style. */
         capture_start(&c);
-        assert_int_equal(bridge_create(BR), -EEXIST);
+        assert_int_equal(bridge_create(BR, NULL), -EEXIST);
         log = capture_end(&c);
         assert_string_equal(log, "Failed to create bridge '" BR "': File exists\n");
 
@@ -140,8 +151,8 @@ static void test_bridge_create(void **state) {
         sh("ip link add va type veth peer name vb");
         assert_int_equal(link_exists("va", &is_bridge), 1);
         assert_false(is_bridge);
-        assert_int_equal(bridge_create("va"), -EEXIST);
-        assert_int_equal(bridge_create("this-name-is-too-long"), -EINVAL);
+        assert_int_equal(bridge_create("va", NULL), -EEXIST);
+        assert_int_equal(bridge_create("this-name-is-too-long", NULL), -EINVAL);
 }
 
 static void test_addresses_and_info(void **state) {
@@ -149,7 +160,7 @@ static void test_addresses_and_info(void **state) {
         int n4 = 0, n6 = 0;
         size_t i;
 
-        assert_int_equal(bridge_create(BR), 0);
+        assert_int_equal(bridge_create(BR, NULL), 0);
         for (int k = 0; k < 2; k++) {   /* twice: idempotent */
                 assert_int_equal(link_add_address(BR, "10.33.0.1/24"), 0);
                 assert_int_equal(link_add_address(BR, "fd12:3456:789a::1/64"), 0);
@@ -208,7 +219,7 @@ static void test_addresses_and_info(void **state) {
 static void test_ports_taps_delete(void **state) {
         json_t *info, *j;
 
-        assert_int_equal(bridge_create(BR), 0);
+        assert_int_equal(bridge_create(BR, NULL), 0);
         assert_int_equal(link_set_up(BR), 0);
         sh("ip link add va type veth peer name vb");
 
@@ -229,8 +240,9 @@ static void test_ports_taps_delete(void **state) {
         assert_int_equal(link_set_master("nosuch0", BR), -ENODEV);
 
         /* A persistent tap, in the bridge and up. */
-        assert_int_equal(tap_create("pxtap0", BR), 0);
+        assert_int_equal(tap_create("pxtap0", BR, "pxelab:t"), 0);
         j = ip_json("-d link show pxtap0");
+        assert_string_equal(json_string_value(json_object_get(j, "ifalias")), "pxelab:t");
         assert_string_equal(json_string_value(json_object_get(j, "master")), BR);
         assert_true(json_strv_contains(json_object_get(j, "flags"), "UP"));
         assert_string_equal(json_string_value(json_object_get(json_object_get(j, "linkinfo"), "info_kind")), "tun");
@@ -238,11 +250,11 @@ static void test_ports_taps_delete(void **state) {
                                                                                "info_data"), "type")), "tap");
         assert_false(json_is_true(json_object_get(json_object_get(json_object_get(j, "linkinfo"), "info_data"), "pi")));
         json_decref(j);
-        assert_int_equal(tap_create("pxtap0", BR), 0);     /* reused */
-        assert_int_equal(tap_create("vb", BR), -EEXIST);   /* not a tap */
-        assert_int_equal(tap_create("pxtap1", NULL), 0);   /* standalone */
+        assert_int_equal(tap_create("pxtap0", BR, NULL), 0);     /* reused, keeps its alias */
+        assert_int_equal(tap_create("vb", BR, NULL), -EEXIST);   /* not a tap */
+        assert_int_equal(tap_create("pxtap1", NULL, NULL), 0);   /* standalone */
         /* A failure after creating it leaves no tap behind. */
-        assert_int_equal(tap_create("pxtap2", "nosuch0"), -ENODEV);
+        assert_int_equal(tap_create("pxtap2", "nosuch0", NULL), -ENODEV);
         assert_int_equal(link_exists("pxtap2", NULL), 0);
         j = ip_json("link show pxtap1");
         assert_null(json_object_get(j, "master"));

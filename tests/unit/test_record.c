@@ -24,8 +24,20 @@ static void test_derived_names(void **state) {
         assert_string_equal(table, "pxelab-a-b");
         assert_string_equal(mount, PXELAB_RUN_ROOT "/a-b/tftp");
         assert_string_equal(mark, "pxelab:a-b");
-        assert_string_equal(log, PXELAB_RUN_ROOT "/a-b/vm-vm1.log");
+        assert_string_equal(log, PXELAB_RUN_ROOT "/a-b/serial/vm1.log");
         assert_string_equal(dir, PXELAB_STATE_ROOT "/a-b/vm/vm1");
+}
+
+/* A lab's bridge MAC: locally administered unicast, one per lab name. */
+static void test_link_mac(void **state) {
+        _cleanup_free_ char *a = lab_link_mac("a-b"), *b = lab_link_mac("a-c"), *a2 = lab_link_mac("a-b");
+        unsigned o[6];
+
+        assert_int_equal(sscanf(a, "%2x:%2x:%2x:%2x:%2x:%2x", &o[0], &o[1], &o[2], &o[3], &o[4], &o[5]), 6);
+        assert_int_equal(strlen(a), 17);
+        assert_int_equal(o[0] & 3, 2);  /* locally administered, not multicast */
+        assert_string_equal(a, a2);
+        assert_string_not_equal(a, b);
 }
 
 /* What a real `up` writes reads back as it was. */
@@ -74,7 +86,8 @@ static void test_crafted_record(void **state) {
                 "{ \"lab\": \"evil\", \"run_dir\": \"/\", \"state_dir\": \"/etc\", \"slice\": \"system.slice\","
                 "  \"nft\": { \"table\": \"filter\" },"
                 "  \"units\": [\"sshd.service\", \"pxelab-evil-b-dnsmasq.service\", \"pxelab-evil-nginx.service\"],"
-                "  \"mounts\": [\"/home\", \"" PXELAB_RUN_ROOT "/evil/tftp\"],"
+                "  \"mounts\": [\"/home\", \"" PXELAB_RUN_ROOT "/evil/tftp\", \"" PXELAB_RUN_ROOT "/evil/serial\","
+                "              \"" PXELAB_RUN_ROOT "/evil/tftp\", \"" PXELAB_RUN_ROOT "/other/serial\"],"
                 "  \"vms\": { \"../x\": { \"tap\": \"eth0\" },"
                 "             \"v1\": { \"tap\": \"veth0\", \"unit\": \"sshd.service\", \"log\": \"/etc/passwd\","
                 "                     \"dir\": \"/etc\", \"disk\": \"img,file.locking=off\" } } }";
@@ -88,10 +101,11 @@ static void test_crafted_record(void **state) {
         assert_string_equal(rec->units[0], "pxelab-evil-nginx.service");
         assert_null(rec->units[1]);
         assert_string_equal(rec->mounts[0], PXELAB_RUN_ROOT "/evil/tftp");
-        assert_null(rec->mounts[1]);
+        assert_string_equal(rec->mounts[1], PXELAB_RUN_ROOT "/evil/serial");
+        assert_null(rec->mounts[2]);
         assert_int_equal(rec->n_vms, 1);
         assert_string_equal(rec->vms[0].unit, "pxelab-evil-vm-v1.service");
-        assert_string_equal(rec->vms[0].log, PXELAB_RUN_ROOT "/evil/vm-v1.log");
+        assert_string_equal(rec->vms[0].log, PXELAB_RUN_ROOT "/evil/serial/v1.log");
         assert_string_equal(rec->vms[0].dir, PXELAB_STATE_ROOT "/evil/vm/v1");
         assert_null(rec->vms[0].disk);
         /* a link name cannot be derived: the mark decides (labbridge.c) */
@@ -139,6 +153,7 @@ static void test_vms_and_units(void **state) {
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_derived_names),
+                cmocka_unit_test(test_link_mac),
                 cmocka_unit_test(test_good_record),
                 cmocka_unit_test(test_crafted_record),
                 cmocka_unit_test(test_refused_records),

@@ -52,11 +52,12 @@ static void test_mac_derive(void **state) {
 }
 
 static struct vm_config config(const char *firmware, const char *name) {
-        static char vm_dir[256];
+        static char vm_dir[256], log[256];
         snprintf(vm_dir, sizeof(vm_dir), "%s/vm/%s", tmpdir, name);
+        snprintf(log, sizeof(log), "%s/vm-%s.log", tmpdir, name);
         return (struct vm_config) {
                 .lab = "t", .name = name, .firmware = firmware, .mac = "52:54:00:12:34:56", .memory = 256,
-                .tap = "pxt-t-0", .run_dir = tmpdir, .vm_dir = vm_dir, .kvm = false, .vnc = -1,
+                .tap = "pxt-t-0", .log = log, .vm_dir = vm_dir, .kvm = false, .vnc = -1,
         };
 }
 
@@ -187,12 +188,12 @@ static void test_argv_commas(void **state) {
         _cleanup_strv_free_ char **argv = NULL;
 
         c.disk = "/srv/images/img,file.locking=off";
-        c.run_dir = "/run/a,b";
+        c.log = "/run/a,b/c.log";
         c.vm_dir = "/var/lib/x,y";
         assert_int_equal(vm_build_argv(&c, &argv), 0);
         assert_string_equal(arg_of(argv, "-drive", 2),
                             "file=/srv/images/img,,file.locking=off,if=none,id=disk0,format=raw,discard=unmap");
-        assert_string_equal(arg_of(argv, "-chardev", 0), "file,id=serial0,path=/run/a,,b/vm-c.log,append=on");
+        assert_string_equal(arg_of(argv, "-chardev", 0), "file,id=serial0,path=/run/a,,b/c.log,append=on");
         assert_string_equal(arg_of(argv, "-drive", 1), "if=pflash,format=raw,unit=1,file=/var/lib/x,,y/OVMF_VARS.fd");
 }
 
@@ -285,7 +286,7 @@ static void qemu_accepts(struct vm_config *c) {
 static void test_qemu_accepts(void **state) {
         static const char *const fws[] = { "bios", "uefi", "uefi-pxe", "uefi-secure" };
 
-        assert_int_equal(tap_create("pxt-t-0", NULL), 0);
+        assert_int_equal(tap_create("pxt-t-0", NULL, NULL), 0);
         for (size_t i = 0; i < ELEMENTSOF(fws); i++) {
                 _cleanup_free_ char *name = xasprintf("q%zu", i);
                 struct vm_config c = config(fws[i], name);

@@ -3,7 +3,8 @@
 # the first time `pxelab` is completed). Completes the commands, vm's
 # sub-commands, each command's options and their values, lab names (the labs
 # that are up: the directories of /run/pxelab; for `up`, the profiles of
-# /etc/pxelab by name) and profile files (*.conf and directories).
+# /etc/pxelab by name), VM names (for `vm start|stop|console LAB`: those
+# with a serial log) and profile files (*.conf and directories).
 
 # The labs that are up, one a line: /run/pxelab/LAB/ (pxelab's own files
 # there, .lock and .accel, are not directories).
@@ -13,6 +14,17 @@ _pxelab_labs() {
                 [ -d "$d" ] || continue
                 d=${d%/}
                 printf '%s\n' "${d##*/}"
+        done
+}
+
+# The VMs lab $1 has started, one a line: their serial logs,
+# /run/pxelab/LAB/serial/NAME.log (the record itself is root's only).
+_pxelab_vms() {
+        local f
+        for f in "/run/pxelab/$1/serial/"*.log; do
+                [ -f "$f" ] || continue
+                f=${f##*/}
+                printf '%s\n' "${f%.log}"
         done
 }
 
@@ -41,7 +53,7 @@ _pxelab_add_profiles() {
 _pxelab() {
         local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD - 1]}
         local commands="render check up down status watch vm help version"
-        local cmd="" sub="" npos=0 i w skip=""
+        local cmd="" sub="" npos=0 i w skip="" lab_word=""
         COMPREPLY=()
 
         # The command, vm's sub-command and how many plain arguments come
@@ -61,6 +73,7 @@ _pxelab() {
                 elif [ "$cmd" = vm ] && [ -z "$sub" ]; then
                         sub=$w
                 else
+                        [ "$npos" -eq 0 ] && lab_word=$w
                         npos=$((npos + 1))
                 fi
         done
@@ -139,6 +152,8 @@ _pxelab() {
                         esac
                 elif [ "$npos" -eq 0 ]; then
                         _pxelab_add "$(_pxelab_labs)"
+                elif [ "$npos" -eq 1 ] && [ "$sub" != list ]; then
+                        _pxelab_add "$(_pxelab_vms "${lab_word}")"
                 fi
                 ;;
         help)

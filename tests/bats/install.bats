@@ -197,7 +197,8 @@ man_text() {
 # complete WORD...: the completions of the last word of `pxelab WORD...`, one
 # a line, from the installed completion as bash-completion loads it, in a
 # private mount namespace where /run/pxelab holds labs "office" and "lab2"
-# and /etc/pxelab the profile "branch".
+# (whose VMs vm1 and win2 have serial logs) and /etc/pxelab the profile
+# "branch".
 complete_words() {
         local cwd=$OUT/complete-cwd
         mkdir -p "$cwd/sub"
@@ -206,7 +207,8 @@ complete_words() {
         unshare --mount --propagation private bash -c '
                 D=$1; shift
                 mount -t tmpfs tmpfs /run &&
-                mkdir -p /run/pxelab/office /run/pxelab/lab2 /run/ovl/u /run/ovl/w &&
+                mkdir -p /run/pxelab/office /run/pxelab/lab2/serial /run/ovl/u /run/ovl/w &&
+                touch /run/pxelab/lab2/serial/vm1.log /run/pxelab/lab2/serial/win2.log &&
                 touch /run/pxelab/.lock /run/pxelab/.accel &&
                 mount -t overlay overlay -o lowerdir=/etc,upperdir=/run/ovl/u,workdir=/run/ovl/w /etc &&
                 mkdir -p /etc/pxelab &&
@@ -248,5 +250,9 @@ complete_words() {
         [ "$(complete_words watch --s)" = --since ]
         [ "$(complete_words watch --since "")" = "" ]
         [ "$(complete_words vm console lab2 vm1 --)" = "$(printf '%s\n' --help --no-follow)" ]
+        [ "$(complete_words vm console lab2 "")" = "$(printf '%s\n' vm1 win2)" ]
+        [ "$(complete_words vm stop lab2 w)" = win2 ]
+        [ "$(complete_words vm start office "")" = "" ]
+        [ "$(complete_words vm list lab2 "")" = "" ]
         [ "$(complete_words help v)" = "$(printf '%s\n' version vm)" ]
 }

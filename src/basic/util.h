@@ -1,5 +1,6 @@
 /* Small helpers shared by every module: cleanup attributes, files, strings. */
 #pragma once
+#include <dirent.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -13,6 +14,7 @@
 static inline void freep(void *p) { free(*(void **)p); }
 static inline void fclosep(FILE **f) { if (*f) fclose(*f); }
 static inline void closep(int *fd) { if (*fd >= 0) close(*fd); }
+static inline void closedirp(DIR **d) { if (*d) closedir(*d); }
 void strv_free(char **v);
 static inline void strv_freep(char ***v) { strv_free(*v); }
 

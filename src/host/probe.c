@@ -83,6 +83,79 @@ int http_request(struct in_addr addr, uint16_t port, const char *method, const c
         return 0;
 }
 
+enum { TFTP_RRQ = 1, TFTP_DATA = 3, TFTP_ERROR = 5, TFTP_OACK = 6 };
+
+/* The value of option NAME in an OACK's NUL-separated pairs, or NULL. */
+static const char *oack_option(const char *opts, size_t len, const char *name) {
+        const char *p = opts, *end = opts + len;
+
+        while (p < end) {
+                const char *k = p, *v = memchr(k, 0, end - k);
+                if (!v++ || v >= end || !memchr(v, 0, end - v))
+                        return NULL;
+                if (strcasecmp(k, name) == 0)
+                        return v;
+                p = v + strlen(v) + 1;
+        }
+        return NULL;
+}
+
+int tftp_size(struct in_addr addr, const char *path, unsigned timeout_ms, long long *ret_size, char **ret_error) {
+        unsigned long long deadline = now_usec() + (unsigned long long) timeout_ms * 1000;
+        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(69), .sin_addr = addr }, from;
+        _cleanup_close_ int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        static const char abort_pkt[] = { 0, TFTP_ERROR, 0, 8, 'p', 'r', 'o', 'b', 'e', 0 };
+        char req[600], buf[1024];
+        size_t plen = strlen(path);
+        socklen_t fl = sizeof(from);
+        ssize_t n;
+        int r;
+
+        if (fd < 0)
+                return -errno;
+        if (plen == 0 || plen > 500)
+                return -EINVAL;
+        /* opcode, path, "octet", "tsize", "0" */
+        req[0] = 0, req[1] = TFTP_RRQ;
+        memcpy(req + 2, path, plen + 1);
+        memcpy(req + 3 + plen, "octet\0tsize\0" "0", 14);
+        if (sendto(fd, req, 3 + plen + 14, MSG_NOSIGNAL, (struct sockaddr *) &sa, sizeof(sa)) < 0)
+                return -errno;
+        for (;;) {
+                r = wait_fd(fd, POLLIN, deadline);
+                if (r < 0)
+                        return r;
+                n = recvfrom(fd, buf, sizeof(buf) - 1, 0, (struct sockaddr *) &from, &fl);
+                if (n < 0 && (errno == EINTR || errno == EAGAIN))
+                        continue;
+                if (n < 0)
+                        return -errno;
+                if (n >= 4 && from.sin_addr.s_addr == addr.s_addr)
+                        break;  /* anything else is not the server's answer */
+        }
+        buf[n] = 0;
+        switch (buf[1]) {
+        case TFTP_OACK: {
+                const char *v = oack_option(buf + 2, n - 2, "tsize");
+                /* Stop the transfer on the server's own port (its TID). */
+                (void) sendto(fd, abort_pkt, sizeof(abort_pkt), MSG_NOSIGNAL, (struct sockaddr *) &from, fl);
+                if (!v)
+                        return -ENOTSUP;
+                *ret_size = strtoll(v, NULL, 10);
+                return 0;
+        }
+        case TFTP_ERROR:
+                if (ret_error)
+                        *ret_error = xstrdup(buf + 4);
+                return buf[3] == 1 ? -ENOENT : -EPROTO;
+        case TFTP_DATA:
+                (void) sendto(fd, abort_pkt, sizeof(abort_pkt), MSG_NOSIGNAL, (struct sockaddr *) &from, fl);
+                return -ENOTSUP;
+        default:
+                return -EBADMSG;
+        }
+}
+
 /* Does an IPv6 socket bound at the address of the /proc words W block an
  * IPv4 bind at ADDR? [::] does: /proc cannot tell whether it is IPV6_V6ONLY,
  * and a dual-stack one (the default) holds the port on every IPv4 address

@@ -208,11 +208,6 @@ static bool has_suffix_ci(const char *s, const char *suffix) {
         return l >= m && strcasecmp(s + l - m, suffix) == 0;
 }
 
-static void closedirp(DIR **d) {
-        if (*d)
-                closedir(*d);
-}
-
 /* The regular files of the drivers directory, sorted; none when it doesn't
  * exist (yet). */
 static void driver_files(struct wimboot_loads *l, const char *dir, json_t *infs) {

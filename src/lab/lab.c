@@ -4,6 +4,7 @@
  * (vm.c), status (status.c). */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <dirent.h>
 #include <sys/stat.h>
 
 #include "basic/fault.h"
@@ -161,9 +162,58 @@ static int guard_tftp(struct lab_record *st) {
         fault_point("tftp");
         return r;
 }
+/* The files of the TFTP tree under DIR (relative names, REL their prefix)
+ * that dnsmasq must serve with their size: every regular file, except the
+ * per-host GRUB configs (one per host, as many as the profile has hosts: the
+ * menu's grub.cfg stands for them). TFTP asks are one round trip each. */
+static int check_tftp_dir(struct in_addr addr, const char *dir, const char *rel, unsigned *n) {
+        _cleanup_(closedirp) DIR *d = opendir(dir);
+        struct dirent *de;
+        int r;
+
+        if (!d)
+                return log_error_errno(errno, "Lab self-check failed: '%s'", dir);
+        while ((de = readdir(d))) {
+                _cleanup_free_ char *path = NULL, *name = NULL, *error = NULL;
+                struct stat sb;
+                long long size = -1;
+
+                if (de->d_name[0] == '.')
+                        continue;
+                path = path_join(dir, de->d_name);
+                name = *rel ? path_join(rel, de->d_name) : xstrdup(de->d_name);
+                if (lstat(path, &sb) < 0)
+                        return log_error_errno(errno, "Lab self-check failed: '%s'", path);
+                if (S_ISDIR(sb.st_mode)) {
+                        if (streq(name, "grub/hosts"))
+                                continue;
+                        r = check_tftp_dir(addr, path, name, n);
+                        if (r < 0)
+                                return r;
+                        continue;
+                }
+                if (!S_ISREG(sb.st_mode))
+                        continue;
+                r = tftp_size(addr, name, 2000, &size, &error);
+                if (r < 0)
+                        return log_error_errno(r, "Lab self-check failed: TFTP %s%s%s%s", name, error ? " (" : "",
+                                               error ? error : "", error ? ")" : "");
+                if (size != (long long) sb.st_size) {
+                        log_error("Lab self-check failed: TFTP %s has %lld bytes, '%s' has %lld", name, size, path,
+                                  (long long) sb.st_size);
+                        return -EIO;
+                }
+                (*n)++;
+        }
+        return 0;
+}
+
 /* Ready: the units are active, dnsmasq has its TFTP socket on the bridge,
- * boot.ipxe answers 200 and every boot file answers 200 with its size. */
-static int self_check(sd_bus *bus, const struct profile *p, json_t *model, const struct lab_record *st) {
+ * boot.ipxe answers 200, every boot file answers 200 with its size, and
+ * every file of the TFTP tree (loaders, Secure Boot's shim, GRUB and its
+ * files) is served over TFTP with its size. */
+static int self_check(sd_bus *bus, const struct profile *p, json_t *model, const struct lab_record *st,
+                      unsigned *ret_tftp) {
         unsigned long long deadline = now_usec() + 5 * 1000 * 1000ULL;
         struct http_reply rep = {};
         json_t *f;
@@ -210,7 +260,9 @@ static int self_check(sd_bus *bus, const struct profile *p, json_t *model, const
                         return -EIO;
                 }
         }
-        return 0;
+        *ret_tftp = 0;
+        return check_tftp_dir(p->bridge.addr,
+                              json_string_value(json_object_get(json_object_get(model, "dirs"), "tftp")), "", ret_tftp);
 }
 
 
@@ -309,6 +361,7 @@ int lab_up_apply(sd_bus *bus, struct lab_up *up) {
         bool fresh = !up->st;
         struct lab_record *st;
         json_t *model = NULL;
+        unsigned n_tftp = 0;
         int r;
 
         if (fresh) {
@@ -348,12 +401,12 @@ int lab_up_apply(sd_bus *bus, struct lab_up *up) {
         if (r < 0)
                 goto fail;
         step("Services stayed up");
-        r = self_check(bus, p, model, st);
+        r = self_check(bus, p, model, st, &n_tftp);
         if (r < 0)
                 goto fail;
         fault_point("ready");
-        step("Self-check passed: boot.ipxe and %zu boot files answer over HTTP",
-             json_array_size(json_object_get(model, "files")));
+        step("Self-check passed: boot.ipxe and %zu boot files answer over HTTP, %u files over TFTP",
+             json_array_size(json_object_get(model, "files")), n_tftp);
         r = autostart_vms(bus, p, st);
         if (r < 0)
                 goto fail;

@@ -51,7 +51,15 @@ teardown() { sysd_kill; }
 
 @test "a client on the bridge gets a lease in range, boot.ipxe over HTTP and a loader over TFTP" {
         p=$(mkprofile t2 10.51.0.1/24 'uplink = "none"')
-        sysd_run "$PXELAB" up "$p"
+        run sysd_run "$PXELAB" up "$p"
+        [ "$status" -eq 0 ]
+        # The self-check asked dnsmasq for each loader over TFTP (tsize,
+        # aborted after the answer), from the lab's address.
+        j=$(sysd_run journalctl --no-pager -o cat -u pxelab-t2-dnsmasq.service)
+        for f in undionly.kpxe ipxe.efi snponly.efi; do
+                [[ "$j" == *"sent /run/pxelab/t2/tftp/$f to 10.51.0.1"* ]]
+        done
+        [ "$(grep -c 'error 8 probe received from 10.51.0.1' <<< "$j")" -eq 3 ]
         sysd_client_ns c1 pxe-t2
         ip=$(sysd_udhcpc c1)
         echo "lease: $ip"

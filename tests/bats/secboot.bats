@@ -202,6 +202,15 @@ menu { default = \"shell\" }")
         run sysd_run cat "/run/pxelab/$LAB/dnsmasq.conf"
         [[ "$output" == *$'\ndhcp-no-override\n'* ]]
         [[ "$output" == *"dhcp-host=$MAC_IPXE,set:loader-ipxe,legacy1"* ]]
+        # up's self-check asked dnsmasq for the whole chain over TFTP, from
+        # the lab's own address, before any client came; not for the
+        # per-host GRUB configs.
+        run journal
+        for f in efi/shimx64.efi efi/grubx64.efi grub/grub.cfg files/sbdefault/vmlinuz files/sbdefault/initrd.img \
+                 snponly.efi undionly.kpxe; do
+                [[ "$output" == *"sent $t/$f to $NET.1"* ]]
+        done
+        [[ "$output" != *"sent $t/grub/hosts/"*" to $NET.1"* ]]
         # up warns as check does: an entry with an unsigned kernel, added and taken away again.
         cp "$PROFILE_DIR/lab.conf" "$PROFILE_DIR/lab.conf.orig"
         echo 'boot "unsigned" { kind = "linux" kernel = "/usr/lib/ipxe/ipxe.efi" }' >> "$PROFILE_DIR/lab.conf"

@@ -7,7 +7,10 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <cmocka.h>
 
 #include "host/link.h"
@@ -115,6 +118,55 @@ static void test_v4(void **state) {
         assert_int_equal(port_in_use(false, v4("10.81.0.1"), PORT), 0);
 }
 
+/* tftp_size() against a real dnsmasq serving a TFTP root on 127.0.0.1 in
+ * this test's own network namespace. */
+static void write_file(const char *path, size_t size) {
+        _cleanup_fclose_ FILE *f = fopen(path, "we");
+        assert_non_null(f);
+        for (size_t i = 0; i < size; i++)
+                fputc('x', f);
+}
+
+static void test_tftp_size(void **state) {
+        char dir[] = "/tmp/pxelab-test-tftp.XXXXXX";
+        _cleanup_free_ char *a = NULL, *b = NULL, *sub = NULL, *root = NULL, *err = NULL;
+        long long size = -1;
+        pid_t pid;
+        int status;
+
+        assert_non_null(mkdtemp(dir));
+        assert_int_equal(chmod(dir, 0755), 0);
+        a = path_join(dir, "a.efi"), sub = path_join(dir, "efi"), b = path_join(dir, "efi/b.cfg");
+        write_file(a, 70000);   /* more than 65535 blocks of 1: tsize is not a block count */
+        assert_int_equal(mkdir(sub, 0755), 0);
+        write_file(b, 3);
+        root = xasprintf("--tftp-root=%s", dir);
+        pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                execlp("dnsmasq", "dnsmasq", "--keep-in-foreground", "--port=0", "--enable-tftp", root,
+                       "--listen-address=127.0.0.1", "--bind-interfaces", "--user=root", "--pid-file",
+                       "--conf-file=/dev/null", "--log-facility=/dev/null", (char *) NULL);
+                _exit(127);
+        }
+        for (int i = 0; i < 500 && port_in_use(false, v4("127.0.0.1"), 69) != 1; i++)
+                usleep(10 * 1000);
+
+        assert_int_equal(tftp_size(v4("127.0.0.1"), "a.efi", 2000, &size, NULL), 0);
+        assert_int_equal(size, 70000);
+        assert_int_equal(tftp_size(v4("127.0.0.1"), "efi/b.cfg", 2000, &size, NULL), 0);
+        assert_int_equal(size, 3);
+        assert_int_equal(tftp_size(v4("127.0.0.1"), "nope.efi", 2000, &size, &err), -ENOENT);
+        assert_non_null(err);
+        assert_non_null(strstr(err, "not found"));
+        /* Nobody on that address: no answer. */
+        assert_int_equal(tftp_size(v4("127.0.0.2"), "a.efi", 300, &size, NULL), -ETIMEDOUT);
+
+        kill(pid, SIGTERM);
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        unlink(b), rmdir(sub), unlink(a), rmdir(dir);
+}
+
 int main(void) {
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_nothing_bound),
@@ -124,6 +176,7 @@ int main(void) {
                 cmocka_unit_test(test_v6_address),
                 cmocka_unit_test(test_tcp_not_listening),
                 cmocka_unit_test(test_v4),
+                cmocka_unit_test(test_tftp_size),
         };
         return cmocka_run_group_tests(tests, setup_all, NULL);
 }

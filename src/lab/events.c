@@ -553,10 +553,17 @@ static int tftp_line(struct events *ev, const char *msg, uint64_t usec) {
                 ev->abort = (struct event) { .kind = EVENT_TFTP, .usec = usec, .status = 1, .bytes = -1,
                                              .length = -1, .seconds = -1, .path = (char *) "?" };
                 last_word(msg, ev->abort.ip, sizeof(ev->abort.ip));
+                if (streq(ev->abort.ip, ev->ignore_ip)) {
+                        ev->abort = (struct event) {};  /* up's size probe (tsize), no client's */
+                        return 1;
+                }
                 ev->abort_err = strndup(msg + 6, (size_t) (rf - msg - 6));
                 return 1;
         } else
                 return 0;
+        /* pxelab's own self-check asks from the lab's address. */
+        if (streq(e.ip, ev->ignore_ip))
+                return 1;
         /* A transfer to the client that aborted one: that was a size probe. */
         if (ev->abort.path && streq(ev->abort.ip, e.ip) && e.status == 0) {
                 free(ev->abort_err);

@@ -25,6 +25,11 @@ static const struct line real_lines[] = {
         { "dnsmasq", 1796176440804621ULL, "dnsmasq[267]: started, version 2.90 DNS disabled" },
         { "dnsmasq", 1796176440804621ULL, "dnsmasq-dhcp[267]: DHCP, IP range 10.67.0.100 -- 10.67.0.200, lease time 12h" },
         { "dnsmasq", 1796176440804621ULL, "dnsmasq-dhcp[267]: DHCPv6 stateless on pxe-wat" },
+        /* up's self-check: a tsize probe of each TFTP file from the lab's address */
+        { "dnsmasq", 1796176440904621ULL, "dnsmasq-tftp[267]: error 8 probe received from 10.67.0.1" },
+        { "dnsmasq", 1796176440904650ULL, "dnsmasq-tftp[267]: sent /run/pxelab/wat/tftp/snponly.efi to 10.67.0.1" },
+        { "dnsmasq", 1796176440904700ULL, "dnsmasq-tftp[267]: error 8 probe received from 10.67.0.1" },
+        { "dnsmasq", 1796176440904750ULL, "dnsmasq-tftp[267]: sent /run/pxelab/wat/tftp/undionly.kpxe to 10.67.0.1" },
         { "dnsmasq", 1796176440805028ULL, "dnsmasq-dhcp[267]: router advertisement on pxe-wat" },
         { "dnsmasq", 1796176440805028ULL, "dnsmasq-dhcp[267]: DHCPv6 stateless on fd19:487c:acb3::, constructed for pxe-wat" },
         { "dnsmasq", 1796176440805028ULL, "dnsmasq-dhcp[267]: router advertisement on fd19:487c:acb3::, constructed for pxe-wat" },

@@ -66,3 +66,14 @@ enum disk_form rule_disk_form(const char *s) {
                 return DISK_PATH;
         return strspn(s, "0") < digits ? DISK_SIZE : DISK_EMPTY;
 }
+
+bool rule_ifname_valid(const char *s) {
+        size_t len = s ? strlen(s) : 0;
+        if (len == 0 || len > 15 || strcmp(s, ".") == 0 || strcmp(s, "..") == 0)
+                return false;
+        for (; *s; s++)
+                if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') ||
+                      *s == '_' || *s == '.' || *s == '-'))
+                        return false;
+        return true;
+}

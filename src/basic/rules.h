@@ -63,3 +63,7 @@ static inline bool rule_disk_is_size(const char *s) {
 static inline uint32_t rule_netmask(unsigned prefix) {
         return prefix ? UINT32_MAX << (32 - prefix) : 0;
 }
+
+/* An interface name as a profile may give it (and a record may hold one):
+ * 1-15 characters from A-Z a-z 0-9 _ . -, not "." or "..". */
+bool rule_ifname_valid(const char *s);

@@ -51,6 +51,18 @@ static void print_human(json_t *o) {
                         printf(" %s", json_string_value(a));
                 printf("\n");
         }
+        json_array_foreach(json_object_get(o, "ports"), i, a) {
+                if (!json_is_true(json_object_get(a, "exists"))) {
+                        printf("  port:     %s MISSING\n", json_string_value(json_object_get(a, "name")));
+                        continue;
+                }
+                printf("  port:     %s %s, %s, mtu %lld%s%s\n", json_string_value(json_object_get(a, "name")),
+                       json_is_true(json_object_get(a, "carrier")) ? "carrier" : "no carrier",
+                       json_is_true(json_object_get(a, "up")) ? "up" : "DOWN",
+                       json_integer_value(json_object_get(a, "mtu")),
+                       json_is_true(json_object_get(a, "in_bridge")) ? "" : ", NOT IN THE BRIDGE",
+                       json_is_true(json_object_get(a, "nm_unmanaged")) ? ", unmanaged by NetworkManager" : "");
+        }
         if (nft)
                 printf("  nftables: table inet %s %s\n", json_string_value(json_object_get(nft, "table")),
                        json_is_true(json_object_get(nft, "present")) ? "present" : "MISSING");

@@ -236,9 +236,10 @@ int link_exists(const char *name, bool *is_bridge) {
         return 1;
 }
 
-/* Sets FLAGS on link NAME (RTM_NEWLINK with a change mask); WHAT names
- * the change in the one error line: "Failed to WHAT 'NAME': ...". */
-static int link_set_flags(const char *name, unsigned flags, const char *what) {
+/* Sets the FLAGS of MASK on link NAME to their value in FLAGS (RTM_NEWLINK
+ * with a change mask); WHAT names the change in the one error line:
+ * "Failed to WHAT 'NAME': ...". */
+static int link_change_flags(const char *name, unsigned flags, unsigned mask, const char *what) {
         _cleanup_nl_sock_ struct nl_sock *sk = NULL;
         _cleanup_nlmsg_ struct nl_msg *msg = NULL;
         int r;
@@ -249,12 +250,44 @@ static int link_set_flags(const char *name, unsigned flags, const char *what) {
         r = rtnl_open(&sk);
         if (r < 0)
                 return log_error_errno(r, "Failed to %s '%s'", what, name);
-        msg = link_request(RTM_NEWLINK, 0, name, flags, flags);
+        msg = link_request(RTM_NEWLINK, 0, name, flags & mask, mask);
         if (!msg)
                 return log_error_errno(-ENOMEM, "Failed to %s '%s'", what, name);
         r = nl_transact(sk, msg);
         if (r < 0)
                 return log_error_errno(r, "Failed to %s '%s'", what, name);
+        return 0;
+}
+
+static int link_set_flags(const char *name, unsigned flags, const char *what) {
+        return link_change_flags(name, flags, flags, what);
+}
+
+int link_set_down(const char *name) {
+        return link_change_flags(name, 0, IFF_UP, "set down link");
+}
+
+int link_set_arp(const char *name, bool on) {
+        return link_change_flags(name, on ? 0 : IFF_NOARP, IFF_NOARP, on ? "switch ARP on on link" : "switch ARP off on link");
+}
+
+int link_set_mtu(const char *name, unsigned mtu) {
+        _cleanup_nl_sock_ struct nl_sock *sk = NULL;
+        _cleanup_nlmsg_ struct nl_msg *msg = NULL;
+        int r;
+
+        r = check_ifname(name);
+        if (r < 0)
+                return r;
+        r = rtnl_open(&sk);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set the MTU of '%s' to %u", name, mtu);
+        msg = link_request(RTM_NEWLINK, 0, name, 0, 0);
+        if (!msg || nla_put_u32(msg, IFLA_MTU, mtu) < 0)
+                return log_error_errno(-ENOMEM, "Failed to set the MTU of '%s' to %u", name, mtu);
+        r = nl_transact(sk, msg);
+        if (r < 0)
+                return log_error_errno(r, "Failed to set the MTU of '%s' to %u", name, mtu);
         return 0;
 }
 
@@ -833,4 +866,65 @@ int link_wait_exists(const char *name, unsigned timeout_ms) {
                 if (r > 0)
                         drain(p.fd);
         }
+}
+
+int link_state(const char *name, struct link_state *ret) {
+        _cleanup_nl_sock_ struct nl_sock *sk = NULL;
+        _cleanup_rtnl_link_ struct rtnl_link *link = NULL, *master = NULL;
+        _cleanup_nl_cache_ struct nl_cache *addrs = NULL;
+        unsigned flags;
+        int r, ifindex;
+
+        *ret = (struct link_state) {};
+        r = check_ifname(name);
+        if (r < 0)
+                return r;
+        r = rtnl_open(&sk);
+        if (r >= 0)
+                r = link_lookup(sk, name, &link);
+        if (r < 0)
+                return log_error_errno(r, "Failed to read link '%s'", name);
+        if (!link)
+                return 0;
+        flags = rtnl_link_get_flags(link);
+        ret->up = flags & IFF_UP;
+        ret->noarp = flags & IFF_NOARP;
+        ret->carrier = rtnl_link_get_carrier(link) > 0;
+        ret->mtu = rtnl_link_get_mtu(link);
+        ret->is_bridge = streq(rtnl_link_get_type(link), "bridge");
+        operstate_str(rtnl_link_get_operstate(link), ret->operstate, sizeof(ret->operstate));
+        if (rtnl_link_get_master(link) > 0) {
+                r = rtnl_link_get_kernel(sk, rtnl_link_get_master(link), NULL, &master);
+                if (r < 0)
+                        return log_error_errno(nle_to_errno(r), "Failed to read the master of link '%s'", name);
+                snprintf(ret->master, sizeof(ret->master), "%s", rtnl_link_get_name(master));
+        }
+        r = rtnl_addr_alloc_cache(sk, &addrs);
+        if (r < 0)
+                return log_error_errno(nle_to_errno(r), "Failed to read the addresses of '%s'", name);
+        ifindex = rtnl_link_get_ifindex(link);
+        for (struct nl_object *o = nl_cache_get_first(addrs); o; o = nl_cache_get_next(o)) {
+                struct rtnl_addr *a = (struct rtnl_addr *) o;
+                _cleanup_free_ char *cidr = NULL;
+
+                if (rtnl_addr_get_ifindex(a) != ifindex)
+                        continue;
+                /* A link-local IPv6 address is every up link's: not a use. */
+                if (rtnl_addr_get_family(a) == AF_INET6 && rtnl_addr_get_scope(a) != RT_SCOPE_UNIVERSE)
+                        continue;
+                cidr = addr_cidr(a);
+                if (cidr && !ret->address[0])
+                        snprintf(ret->address, sizeof(ret->address), "%s", cidr);
+        }
+        return 1;
+}
+
+int link_is_wireless(const char *name) {
+        _cleanup_free_ char *w = NULL, *phy = NULL;
+
+        if (!ifname_valid(name))
+                return -EINVAL;
+        w = xasprintf("/sys/class/net/%s/wireless", name);
+        phy = xasprintf("/sys/class/net/%s/phy80211", name);
+        return access(w, F_OK) == 0 || access(phy, F_OK) == 0;
 }

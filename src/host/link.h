@@ -47,6 +47,32 @@ int link_del_address(const char *name, const char *cidr);
  * that arrives on it (arp off). -ENODEV if missing. */
 int link_set_noarp(const char *name);
 
+/* Sets NAME administratively down. */
+int link_set_down(const char *name);
+/* Switches ARP on NAME on (clears IFF_NOARP) or off. */
+int link_set_arp(const char *name, bool on);
+/* Sets NAME's MTU. */
+int link_set_mtu(const char *name, unsigned mtu);
+
+/* What `up` records of a physical port before it touches it, and the
+ * checks that refuse one in use. */
+struct link_state {
+        char master[16];        /* "" when none; an OVS system port's is "ovs-system" */
+        bool up;                /* IFF_UP */
+        bool noarp;             /* IFF_NOARP */
+        bool carrier;
+        bool is_bridge;
+        unsigned mtu;
+        char operstate[32];     /* "UP", "DOWN", "LOWERLAYERDOWN"… */
+        char address[64];       /* the first IPv4 or global IPv6 address, "" when none
+                                 * (link-local ones do not count) */
+};
+/* 1 and *RET when link NAME exists, 0 when it does not. */
+int link_state(const char *name, struct link_state *ret);
+/* 1 when NAME is a wireless interface (sysfs: wireless/ or phy80211 in
+ * /sys/class/net/NAME), which a bridge cannot take; quiet. */
+int link_is_wireless(const char *name);
+
 /* Sets link NAME's alias (IFLA_IFALIAS, `ip link show` prints it): the mark
  * pxelab puts on the links it makes. -ENODEV if missing. */
 int link_set_alias(const char *name, const char *alias);

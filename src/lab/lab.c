@@ -12,6 +12,7 @@
 #include "basic/rules.h"
 #include "basic/util.h"
 #include "host/link.h"
+#include "host/nm.h"
 #include "host/probe.h"
 #include "host/symguard.h"
 #include "host/units.h"
@@ -20,6 +21,7 @@
 #include "lab/forward.h"
 #include "lab/lab.h"
 #include "lab/labbridge.h"
+#include "lab/ports.h"
 #include "lab/record.h"
 #include "lab/services.h"
 #include "lab/vm.h"
@@ -70,6 +72,8 @@ static char *bridge_owner(const char *bridge, const char *self) {
         return NULL;
 }
 
+static int preflight_uplink(const struct profile *p, char **ret_uplink);
+
 static int preflight(const struct profile *p, const struct lab_record *old, char **ret_uplink) {
         char a[INET_ADDRSTRLEN];
         struct in_addr mask = { .s_addr = htonl(rule_netmask(p->bridge.prefix)) };
@@ -119,6 +123,16 @@ static int preflight(const struct profile *p, const struct lab_record *old, char
                         return -EADDRINUSE;
                 }
         }
+        r = preflight_uplink(p, ret_uplink);
+        if (r < 0)
+                return r;
+        return lab_ports_preflight(p, old, *ret_uplink);
+}
+
+static int preflight_uplink(const struct profile *p, char **ret_uplink) {
+        int r;
+
+        *ret_uplink = NULL;
         if (streq(p->bridge.uplink, "none")) {
                 *ret_uplink = NULL;
                 return 0;
@@ -301,6 +315,10 @@ static void summary(const struct profile *p, json_t *model, const struct lab_rec
         printf("  boot url: %s\n", json_string_value(json_object_get(json_object_get(model, "http"), "boot_url")));
         for (char **u = st->units; *u; u++)
                 printf("  unit:     %s\n", *u);
+        for (size_t i = 0; i < st->n_ports; i++)
+                printf("  port:     %s%s\n", st->ports[i].name,
+                       st->ports[i].nm_managed == 1 ? " (NetworkManager: set unmanaged until down)" :
+                       st->ports[i].nm_managed == 0 ? " (NetworkManager: already unmanaged)" : "");
         for (size_t i = 0; i < st->n_vms; i++)
                 printf("  vm:       %s on tap %s\n", st->vms[i].name, st->vms[i].tap);
         windows_summary(model);
@@ -389,6 +407,11 @@ int lab_up_apply(sd_bus *bus, struct lab_up *up) {
         if (r < 0)
                 goto fail;
         step("Bridge %s is up with %s", p->bridge.name, p->bridge.address);
+        r = lab_ports_setup(p, st, &nm_dbus);
+        if (r < 0)
+                goto fail;
+        if (st->n_ports > 0)
+                step("%zu port(s) joined the bridge", st->n_ports);
         r = lab_forward_setup(p, model, uplink, st);
         if (r < 0)
                 goto fail;
@@ -494,6 +517,11 @@ static int down_locked(const char *lab) {
                         ret = r;
         }
         r = lab_forward_teardown(st);
+        if (r < 0)
+                ret = r;
+        /* Before the bridge: an OVS bridge takes its ports with it, and a
+         * port's state is given back whatever happens to the bridge. */
+        r = lab_ports_teardown(st, &nm_dbus);
         if (r < 0)
                 ret = r;
         r = labbridge_teardown(st);

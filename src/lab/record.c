@@ -138,6 +138,11 @@ void lab_record_free(struct lab_record *rec) {
         for (size_t i = 0; i < rec->n_vms; i++)
                 lab_vm_done(&rec->vms[i]);
         free(rec->vms);
+        for (size_t i = 0; i < rec->n_ports; i++) {
+                free(rec->ports[i].name);
+                free(rec->ports[i].master);
+        }
+        free(rec->ports);
         free(rec);
 }
 
@@ -188,6 +193,33 @@ bool lab_record_add_mount(struct lab_record *rec, const char *path) {
                         return false;
         strv_push(&rec->mounts, path);
         return true;
+}
+
+struct lab_port *lab_record_port(struct lab_record *rec, const char *name) {
+        for (size_t i = 0; rec && i < rec->n_ports; i++)
+                if (streq(rec->ports[i].name, name))
+                        return &rec->ports[i];
+        return NULL;
+}
+
+struct lab_port *lab_record_add_port(struct lab_record *rec, struct lab_port *port) {
+        rec->ports = xrealloc(rec->ports, (rec->n_ports + 1) * sizeof(*rec->ports));
+        rec->ports[rec->n_ports] = *port;
+        *port = (struct lab_port) {};
+        return &rec->ports[rec->n_ports++];
+}
+
+void lab_record_del_port(struct lab_record *rec, const char *name) {
+        struct lab_port *p = lab_record_port(rec, name);
+        size_t i;
+
+        if (!p)
+                return;
+        i = p - rec->ports;
+        free(p->name);
+        free(p->master);
+        memmove(&rec->ports[i], &rec->ports[i + 1], (rec->n_ports - i - 1) * sizeof(*rec->ports));
+        rec->n_ports--;
 }
 
 bool lab_record_add_unit(struct lab_record *rec, const char *unit) {
@@ -255,6 +287,18 @@ static json_t *record_json(const struct lab_record *rec) {
         for (size_t i = 0; i < rec->n_vms; i++)
                 json_object_set_new(vms, rec->vms[i].name, lab_vm_json(&rec->vms[i]));
         json_object_set_new(o, "vms", vms);
+        if (rec->n_ports > 0) {
+                json_t *ports = json_array();
+                for (size_t i = 0; i < rec->n_ports; i++) {
+                        const struct lab_port *pt = &rec->ports[i];
+                        json_t *po = json_pack("{s:s, s:s?, s:b, s:b, s:I}", "name", pt->name, "master", pt->master,
+                                               "up", pt->up, "noarp", pt->noarp, "mtu", (json_int_t) pt->mtu);
+                        if (pt->nm_managed >= 0)
+                                json_object_set_new(po, "nm_managed", json_boolean(pt->nm_managed));
+                        json_array_append_new(ports, po);
+                }
+                json_object_set_new(o, "ports", ports);
+        }
         return o;
 }
 
@@ -415,6 +459,47 @@ static void load_bridge(struct loader *l, struct lab_record *rec, json_t *br) {
         }
 }
 
+/* A port is given back to its old master, so both must be interface
+ * names; an MTU out of the kernel's range is not restored. */
+static void load_ports(struct loader *l, struct lab_record *rec, json_t *a) {
+        json_t *o;
+        size_t i;
+
+        if (!a)
+                return;
+        if (!json_is_array(a)) {
+                log_error("%s: 'ports' is not a list", l->path);
+                l->bad = true;
+                return;
+        }
+        json_array_foreach(a, i, o) {
+                struct lab_port pt = { .nm_managed = -1 };
+                json_t *mtu = json_object_get(o, "mtu"), *nm = json_object_get(o, "nm_managed");
+
+                if (!json_is_object(o)) {
+                        log_warn("%s: ignoring port %zu (not an object)", l->path, i);
+                        continue;
+                }
+                pt.name = get_str(l, o, "name");
+                pt.master = get_str(l, o, "master");
+                if (!rule_ifname_valid(pt.name) || (pt.master && !rule_ifname_valid(pt.master)) ||
+                    lab_record_port(rec, pt.name)) {
+                        log_warn("%s: ignoring port '%s' (not an interface name, or listed twice)", l->path,
+                                 pt.name ? pt.name : "");
+                        free(pt.name);
+                        free(pt.master);
+                        continue;
+                }
+                pt.up = json_is_true(json_object_get(o, "up"));
+                pt.noarp = json_is_true(json_object_get(o, "noarp"));
+                pt.mtu = json_is_integer(mtu) && json_integer_value(mtu) >= 68 && json_integer_value(mtu) <= 65535
+                        ? (unsigned) json_integer_value(mtu) : 0;
+                if (json_is_boolean(nm))
+                        pt.nm_managed = json_is_true(nm);
+                lab_record_add_port(rec, &pt);
+        }
+}
+
 static void load_units(struct loader *l, struct lab_record *rec, json_t *o) {
         _cleanup_strv_free_ char **units = get_strv(l, o, "units"), **mounts = get_strv(l, o, "mounts");
         _cleanup_free_ char *tftp = lab_tftp_mount(rec->lab), *serial = lab_serial_mount(rec->lab);
@@ -467,6 +552,7 @@ static int record_from_json(struct loader *l, json_t *o, struct lab_record **ret
         json_object_foreach(json_object_get(o, "vms"), name, vm)
                 load_vm(l, rec, name, vm);
         load_units(l, rec, o);
+        load_ports(l, rec, json_object_get(o, "ports"));
         if (l->bad)
                 return -EBADMSG;
         *ret = TAKE_PTR(rec);

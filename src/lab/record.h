@@ -64,6 +64,17 @@ struct lab_record_bridge {
         char **addresses;       /* the addresses pxelab added (NULL-terminated) */
 };
 
+/* A physical port (bridge.ports) as it was before `up` touched it, recorded
+ * before any change, so that `down` gives it back exactly so. */
+struct lab_port {
+        char *name;
+        char *master;           /* its master before, NULL: none */
+        bool up;
+        bool noarp;
+        unsigned mtu;
+        int nm_managed;         /* -1: NetworkManager was not asked; 0/1: its Managed before */
+};
+
 struct lab_record {
         char *lab;
         char *profile;          /* absolute path of the profile */
@@ -82,6 +93,8 @@ struct lab_record {
         char **mounts;          /* at most the derived TFTP and serial mounts */
         struct lab_vm *vms;     /* sorted by name */
         size_t n_vms;
+        struct lab_port *ports; /* in the profile's order */
+        size_t n_ports;
 };
 
 /* A fresh record of LAB (valid name) from PROFILE with ADDRESS. */
@@ -112,6 +125,13 @@ void lab_record_del_vm(struct lab_record *rec, const char *name);
 void lab_vm_done(struct lab_vm *vm);
 /* VM as its JSON object in the record (and in `status`, `vm list`). */
 json_t *lab_vm_json(const struct lab_vm *vm);
+
+/* The port NAME of REC, or NULL. */
+struct lab_port *lab_record_port(struct lab_record *rec, const char *name);
+/* Appends PORT (taking its strings); returns it. */
+struct lab_port *lab_record_add_port(struct lab_record *rec, struct lab_port *port);
+/* Removes port NAME (nothing when there is none). */
+void lab_record_del_port(struct lab_record *rec, const char *name);
 
 /* Adds UNIT to REC's units unless it is there: true when added. */
 bool lab_record_add_unit(struct lab_record *rec, const char *unit);

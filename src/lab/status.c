@@ -5,6 +5,7 @@
 #include "host/nft.h"
 #include "host/units.h"
 #include "lab/labbridge.h"
+#include "lab/ports.h"
 #include "lab/record.h"
 #include "lab/status.h"
 #include "lab/vm.h"
@@ -88,6 +89,16 @@ int lab_status(const char *lab, json_t **ret, bool *ret_healthy) {
                 json_object_set_new(o, "nft", json_pack("{s:s, s:b}", "table", st->nft_table, "present", r > 0));
                 if (r <= 0)
                         healthy = false;
+        }
+        json_object_set_new(o, "ports", lab_ports_status(st));
+        {
+                json_t *pt;
+                size_t i;
+                /* A port without a cable is fine (nothing plugged in yet);
+                 * one that is gone or out of the bridge is not. */
+                json_array_foreach(json_object_get(o, "ports"), i, pt)
+                        if (!json_is_true(json_object_get(pt, "exists")) || !json_is_true(json_object_get(pt, "in_bridge")))
+                                healthy = false;
         }
         json_object_set_new(o, "leases", leases_json(st->state_dir));
         json_object_set_new(o, "vms", vm_status_json(bus, st));

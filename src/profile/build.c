@@ -206,6 +206,53 @@ static void build_host_ports(struct builder *b, const struct sec *s) {
         }
 }
 
+/* bridge.ports: real interfaces joined to the lab's bridge. Only the names
+ * are checked here; what the host makes of them (exists, in use, wireless)
+ * is `up`'s preflight (lab/ports.c). */
+static void build_ports(struct builder *b, const struct sec *s, const char *bridge_name) {
+        struct parse_ctx *ctx = b->ctx;
+        struct profile *p = b->p;
+        unsigned n = s->cfg ? cfg_size(s->cfg, "ports") : 0;
+        size_t m = 0;
+
+        p->bridge.ports = xcalloc(n + 1, sizeof(char *));
+        if (n == 0)
+                return;
+        _cleanup_opt_ struct opt list = opt_get(ctx, s, "ports");
+        _cleanup_free_ unsigned *lines = xcalloc(n, sizeof(unsigned));
+
+        for (unsigned i = 0; i < n; i++) {
+                const char *value = cfg_getnstr(s->cfg, "ports", i);
+                unsigned line = item_line(ctx, s, "ports", i, list.line);
+                size_t j;
+
+                if (!ifname_valid(value)) {
+                        problem_value(&ctx->problems, line, list.field, value,
+                                      "is not a valid interface name (1-%d characters from A-Z a-z 0-9 _ . -, not . or ..)",
+                                      MAX_IFNAME);
+                        continue;
+                }
+                if (streq(value, p->bridge.name) || streq(value, bridge_name)) {
+                        problem_value(&ctx->problems, line, list.field, value, "is the lab's bridge itself");
+                        continue;
+                }
+                if (streq(value, p->bridge.uplink)) {
+                        problem_value(&ctx->problems, line, list.field, value,
+                                      "is the lab's uplink; a port joins the lab's own network");
+                        continue;
+                }
+                for (j = 0; j < m && !streq(p->bridge.ports[j], value); j++)
+                        ;
+                if (j < m) {
+                        problem_value(&ctx->problems, line, list.field, value, "is listed twice (first on line %u)",
+                                      lines[j]);
+                        continue;
+                }
+                lines[m] = line;
+                p->bridge.ports[m++] = xstrdup(value);
+        }
+}
+
 static void build_bridge(struct builder *b) {
         static const char *const types[] = { "linux", "ovs", NULL };
         static const char *const existing[] = { "refuse", "use", NULL };
@@ -262,6 +309,7 @@ static void build_bridge(struct builder *b) {
 
         p->bridge.ipv6 = s.cfg && cfg_size(s.cfg, "ipv6") > 0 ? cfg_getbool(s.cfg, "ipv6") : true;
         build_host_ports(b, &s);
+        build_ports(b, &s, name.value);
 
         p->bridge.ovsdb = xstrdup(OVSDB_DEFAULT_SOCKET);
         p->bridge.existing = xstrdup("refuse");
@@ -351,6 +399,7 @@ static void build_dhcp(struct builder *b) {
                 free(p->dhcp.mode);
                 p->dhcp.mode = xstrdup(mode.value);
         }
+        p->dhcp.probe = s.cfg && cfg_size(s.cfg, "probe") > 0 ? cfg_getbool(s.cfg, "probe") : true;
         p->dhcp.lease = xstrdup("12h");
         if (lease.value && check_lease(ctx, &lease)) {
                 free(p->dhcp.lease);

@@ -159,6 +159,7 @@ void profile_free(struct profile *p) {
         free(p->bridge.existing);
         free(p->bridge.datapath_type);
         free(p->bridge.allow_host_ports);
+        strv_free(p->bridge.ports);
         free(p->dhcp.mode);
         free(p->dhcp.lease);
         free(p->menu.title);

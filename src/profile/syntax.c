@@ -277,11 +277,11 @@ static int parse_boolean(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *re
 
 static cfg_opt_t bridge_opts[] = {
         OPT_STR("name"), OPT_STR("type"), OPT_STR("address"), OPT_STR("uplink"), OPT_BOOL("ipv6"),
-        OPT_LIST("allow_host_ports"), OPT_STR("ovsdb"), OPT_STR("existing"), OPT_STR("datapath_type"),
+        OPT_LIST("allow_host_ports"), OPT_LIST("ports"), OPT_STR("ovsdb"), OPT_STR("existing"), OPT_STR("datapath_type"),
         OPT_LINE, CFG_END(),
 };
 static cfg_opt_t dhcp_opts[] = {
-        OPT_STR("mode"), OPT_LIST("range"), OPT_STR("lease"), OPT_LINE, CFG_END(),
+        OPT_STR("mode"), OPT_LIST("range"), OPT_STR("lease"), OPT_BOOL("probe"), OPT_LINE, CFG_END(),
 };
 static cfg_opt_t menu_opts[] = {
         OPT_STR("title"), OPT_STR("default"), OPT_INT("timeout"), OPT_LINE, CFG_END(),

@@ -73,11 +73,15 @@ struct profile {
                 char *datapath_type;/* system | netdev (ovs only) */
                 struct host_port *allow_host_ports; /* unique */
                 size_t n_allow_host_ports;
+                /* physical ports pxelab adds to the bridge (unique, never
+                 * the bridge or the uplink); NULL-terminated, never NULL */
+                char **ports;
         } bridge;
         struct {
                 char *mode;         /* server | proxy */
                 struct in_addr range_start, range_end;
                 char *lease;        /* "12h", "30m", "3600", "infinite" */
+                bool probe;         /* look for another DHCP server on each port first (default true) */
         } dhcp;
         struct {
                 char *title;

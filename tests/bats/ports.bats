@@ -135,6 +135,16 @@ far_dhcp_server() {
         run sysd_run "$PXELAB" up "$p"
         [ "$status" -eq 0 ]
         sysd_run jq -e '.ports | length == 1 and .[0].up == false' /run/pxelab/prt1/state.json
+        # Taken out of the bridge behind pxelab's back: status says so (exit
+        # 3), the next up puts it back.
+        sysd_run ip link set prtp0 nomaster
+        run sysd_run "$PXELAB" status prt1
+        echo "$output"
+        [ "$status" -eq 3 ]
+        [[ "$output" == *"  port:     prtp0 carrier, up, mtu 1400, NOT IN THE BRIDGE"* ]]
+        sysd_run "$PXELAB" up "$p"
+        [ "$(sysd_run ip -j link show prtp0 | jq -r '.[0].master')" = pxe-prt1 ]
+        sysd_run "$PXELAB" status prt1
         run sysd_run "$PXELAB" down prt1
         echo "$output"
         [ "$status" -eq 0 ]
@@ -157,6 +167,23 @@ far_dhcp_server() {
         sysd_run ip link set prtp0 mtu 1300
         sysd_run "$PXELAB" down prt2
         [ "$(port_state)" = "$before" ]
+}
+
+@test "an unplugged port: status says MISSING, down skips it and takes the lab down" {
+        mkwire
+        p=$(portprofile prt10 10.95.0.1/24 'ports = {"prtp0"}')
+        sysd_run "$PXELAB" up "$p"
+        sysd_run ip link del prtp0
+        run sysd_run "$PXELAB" status prt10
+        echo "$output"
+        [ "$status" -eq 3 ]
+        [[ "$output" == *"  port:     prtp0 MISSING"* ]]
+        sysd_run "$PXELAB" status prt10 --json | jq -e '.labs[0].ports == [{"name": "prtp0", "exists": false, "carrier": false}]'
+        run --separate-stderr sysd_run "$PXELAB" down prt10
+        [ "$status" -eq 0 ]
+        [ "$stderr" = "Port 'prtp0' of lab 'prt10' is gone (unplugged?): nothing to give back" ]
+        [ "$output" = "Lab 'prt10' is down" ]
+        ! sysd_run test -e /run/pxelab/prt10 || false
 }
 
 @test "a machine behind the port PXE-boots the payload, BIOS and UEFI" {

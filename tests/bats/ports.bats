@@ -74,7 +74,7 @@ farvm() {
         local dir=$OUT/far-$1
         rm -rf "$dir"
         mkdir -p "$dir/vm"
-        sysd_run sh -c "'$ITEST_QEMU' $1 $2 prttap '$dir' '$dir/vm' | xargs -0 systemd-run -q --unit=prt-far-$1 -p Type=exec ip netns exec prtfar" >&2
+        sysd_run sh -c "'$ITEST_QEMU' $1 $2 prttap '$dir/vm-far.log' '$dir/vm' | xargs -0 systemd-run -q --unit=prt-far-$1 -p Type=exec ip netns exec prtfar" >&2
         echo "$dir/vm-far.log"
 }
 

@@ -4,7 +4,7 @@
  * of its own. Prepares the VM's files (OVMF variables) and prints the
  * command line, NUL-separated, for `xargs -0`.
  *
- *   itest_qemu FIRMWARE MAC TAP RUN_DIR VM_DIR */
+ *   itest_qemu FIRMWARE MAC TAP LOG VM_DIR */
 #include <stdio.h>
 
 #include "basic/util.h"
@@ -14,12 +14,12 @@ int main(int argc, char **argv) {
         _cleanup_strv_free_ char **qemu = NULL;
 
         if (argc != 6) {
-                fprintf(stderr, "usage: itest_qemu FIRMWARE MAC TAP RUN_DIR VM_DIR\n");
+                fprintf(stderr, "usage: itest_qemu FIRMWARE MAC TAP LOG VM_DIR\n");
                 return 2;
         }
         struct vm_config c = {
                 .lab = "far", .name = "far", .firmware = argv[1], .mac = argv[2], .memory = 256, .tap = argv[3],
-                .run_dir = argv[4], .vm_dir = argv[5], .vnc = -1,
+                .log = argv[4], .vm_dir = argv[5], .vnc = -1,
         };
         if (vm_prepare(&c) < 0 || vm_build_argv(&c, &qemu) < 0)
                 return 1;

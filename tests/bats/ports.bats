@@ -278,8 +278,10 @@ refused() {
         mkwire
         p=$(portprofile prt6 10.91.0.1/24 'ports = {"prtp0"}')
         sysd_run "$PXELAB" up "$p"
-        # Settled first: no IPv6 address of the new links still tentative.
-        for i in $(seq 100); do [ -z "$(sysd_run ip -6 addr show tentative)" ] && break; sleep 0.1; done
+        # Settled first (carrier on the new links, their link-local
+        # addresses): the same snapshot twice, a second apart.
+        a=$(snapshot)
+        for i in $(seq 30); do sleep 1; b=$(snapshot); [ "$a" = "$b" ] && break; a=$b; done
         q=$(portprofile prt7 10.92.0.1/24 'ports = {"prtp0"}')
         refused "$q" "$q:4: bridge.ports: 'prtp0' is a port of lab 'prt6'"
         sysd_run "$PXELAB" down prt6

@@ -340,3 +340,54 @@ int labbridge_info(const struct lab_record *st, json_t **ret) {
         *ret = info;
         return 0;
 }
+
+int labbridge_ovs_port_owner(const struct profile *p, const char *ifname, char **ret_bridge) {
+        _cleanup_(ovsdb_closep) struct ovsdb *db = NULL;
+        json_t *ops, *res = NULL, *rows, *row;
+        size_t i;
+        int r;
+
+        *ret_bridge = NULL;
+        if (!streq(p->bridge.type, "ovs"))
+                return 0;
+        r = ovsdb_connect(p->bridge.ovsdb, &db);
+        if (r < 0)
+                return r;
+        /* The Bridge whose ports set holds a Port named IFNAME. */
+        ops = json_pack("[{s:s, s:s, s:[[s:s:s]], s:[s]}, {s:s, s:s, s:[], s:[s, s]}]",
+                        "op", "select", "table", "Port", "where", "name", "==", ifname, "columns", "_uuid",
+                        "op", "select", "table", "Bridge", "where", "columns", "name", "ports");
+        if (!ops)
+                return log_error_errno(-ENOMEM, "Failed to look up port '%s' in OVSDB", ifname);
+        r = ovsdb_transact(db, ops, &res);
+        json_decref(ops);
+        if (r < 0)
+                return r;
+        rows = json_object_get(json_array_get(res, 0), "rows");
+        if (json_array_size(rows) == 0) {
+                json_decref(res);
+                return 0;
+        }
+        {
+                const char *uuid = json_string_value(json_array_get(json_object_get(json_array_get(rows, 0), "_uuid"), 1));
+                json_array_foreach(json_object_get(json_array_get(res, 1), "rows"), i, row) {
+                        /* ports: ["uuid", U] for one, ["set", [["uuid", U]...]] for more */
+                        json_t *ports = json_object_get(row, "ports"), *v;
+                        size_t j;
+                        bool has = false;
+                        if (streq(json_string_value(json_array_get(ports, 0)), "uuid"))
+                                has = streq(json_string_value(json_array_get(ports, 1)), uuid);
+                        else
+                                json_array_foreach(json_array_get(ports, 1), j, v)
+                                        has = has || streq(json_string_value(json_array_get(v, 1)), uuid);
+                        if (has) {
+                                *ret_bridge = xstrdup(json_string_value(json_object_get(row, "name")));
+                                break;
+                        }
+                }
+        }
+        if (!*ret_bridge)
+                *ret_bridge = xstrdup("?");     /* a Port in no Bridge yet */
+        json_decref(res);
+        return 1;
+}

@@ -48,5 +48,10 @@ int labbridge_attach(const struct lab_record *st, const char *ifname);
  * Logged. */
 int labbridge_detach(const struct lab_record *st, const char *ifname);
 
+/* Whether IFNAME is a port of some Open vSwitch bridge in P's OVSDB (an
+ * OVS netdev port has no kernel master to tell): 1 and *RET_BRIDGE, 0 when
+ * not (or P's bridge is not OVS). Logged. */
+int labbridge_ovs_port_owner(const struct profile *p, const char *ifname, char **ret_bridge);
+
 /* link_info() of the bridge, with "type" and, for OVS, the ports from OVSDB. */
 int labbridge_info(const struct lab_record *st, json_t **ret);

@@ -119,6 +119,17 @@ int lab_ports_preflight(const struct profile *p, const struct lab_record *old, c
                                   ls.master);
                         return -EBUSY;
                 }
+                {
+                        _cleanup_free_ char *ovs = NULL;
+                        r = labbridge_ovs_port_owner(p, port, &ovs);
+                        if (r < 0)
+                                return r;
+                        if (r > 0) {
+                                log_error("%s:%u: bridge.ports: '%s' is already a port of Open vSwitch bridge '%s'",
+                                          p->path, line, port, ovs);
+                                return -EBUSY;
+                        }
+                }
                 if (streq(p->dhcp.mode, "server") && p->dhcp.probe) {
                         r = probe_port(p, port, line, &ls);
                         if (r < 0)

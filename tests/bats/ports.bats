@@ -320,11 +320,17 @@ refused() {
         mkwire
         before=$(port_state)
         p=$(portprofile prt9 10.94.0.1/24 'type = "ovs"' 'datapath_type = "netdev"' 'ports = {"prtp0"}')
+        # A port of another OVS bridge (netdev: no kernel master shows it).
+        sysd_run ovs-vsctl --timeout=5 add-br prtovs -- set bridge prtovs datapath_type=netdev -- add-port prtovs prtp0
+        refused "$p" "$p:6: bridge.ports: 'prtp0' is already a port of Open vSwitch bridge 'prtovs'"
+        sysd_run ovs-vsctl --timeout=5 del-br prtovs
         run sysd_run "$PXELAB" up "$p"
         echo "$output"
         [ "$status" -eq 0 ]
         sysd_run ovs-vsctl --timeout=5 list-ports pxe-prt9 | grep -qx prtp0
         [ "$(sysd_run ovs-vsctl --timeout=5 get Port prtp0 external_ids:pxelab-lab)" = prt9 ]
+        # ARP off while it is an OVS port (the host's stack sees its frames too)
+        sysd_run ip -j link show prtp0 | jq -e '.[0].flags | index("NOARP")'
         sysd_run "$PXELAB" status prt9 --json | jq -e '.labs[0].ports[0] | .in_bridge and .up'
         run sysd_run "$PXELAB" down prt9
         echo "$output"

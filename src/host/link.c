@@ -177,6 +177,21 @@ static int link_lookup(struct nl_sock *sk, const char *name, struct rtnl_link **
         return nle_to_errno(r);
 }
 
+/* The socket and the link NAME (NULL when there is none), the prologue of
+ * every call that works on one link; an error is logged as "Failed to WHAT
+ * 'NAME'". */
+static int link_open(const char *name, const char *what, struct nl_sock **sk, struct rtnl_link **link) {
+        int r = check_ifname(name);
+        if (r < 0)
+                return r;
+        r = rtnl_open(sk);
+        if (r >= 0)
+                r = link_lookup(*sk, name, link);
+        if (r < 0)
+                return log_error_errno(r, "Failed to %s '%s'", what, name);
+        return 0;
+}
+
 int bridge_create(const char *name, const char *mac) {
         _cleanup_nl_sock_ struct nl_sock *sk = NULL;
         _cleanup_nlmsg_ struct nl_msg *msg = NULL;
@@ -221,14 +236,9 @@ int link_exists(const char *name, bool *is_bridge) {
 
         if (is_bridge)
                 *is_bridge = false;
-        r = check_ifname(name);
+        r = link_open(name, "look up link", &sk, &link);
         if (r < 0)
                 return r;
-        r = rtnl_open(&sk);
-        if (r >= 0)
-                r = link_lookup(sk, name, &link);
-        if (r < 0)
-                return log_error_errno(r, "Failed to look up link '%s'", name);
         if (!link)
                 return 0;
         if (is_bridge)
@@ -335,14 +345,9 @@ int link_mark(const char *name, char **ret_alias, char **ret_kind, char **ret_ma
         struct nl_addr *a;
         int r;
 
-        r = check_ifname(name);
+        r = link_open(name, "look up link", &sk, &link);
         if (r < 0)
                 return r;
-        r = rtnl_open(&sk);
-        if (r >= 0)
-                r = link_lookup(sk, name, &link);
-        if (r < 0)
-                return log_error_errno(r, "Failed to look up link '%s'", name);
         if (!link)
                 return 0;
         alias = rtnl_link_get_ifalias(link);
@@ -624,14 +629,9 @@ int link_info(const char *name, json_t **ret) {
         char operstate[32];
         int r, ifindex;
 
-        r = check_ifname(name);
+        r = link_open(name, "read link", &sk, &link);
         if (r < 0)
                 return r;
-        r = rtnl_open(&sk);
-        if (r >= 0)
-                r = link_lookup(sk, name, &link);
-        if (r < 0)
-                return log_error_errno(r, "Failed to read link '%s'", name);
         if (!link) {
                 *ret = json_pack("{s:s, s:b}", "name", name, "exists", 0);
                 return *ret ? 0 : log_error_errno(-ENOMEM, "Failed to describe link '%s'", name);
@@ -876,14 +876,9 @@ int link_state(const char *name, struct link_state *ret) {
         int r, ifindex;
 
         *ret = (struct link_state) {};
-        r = check_ifname(name);
+        r = link_open(name, "read link", &sk, &link);
         if (r < 0)
                 return r;
-        r = rtnl_open(&sk);
-        if (r >= 0)
-                r = link_lookup(sk, name, &link);
-        if (r < 0)
-                return log_error_errno(r, "Failed to read link '%s'", name);
         if (!link)
                 return 0;
         flags = rtnl_link_get_flags(link);

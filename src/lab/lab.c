@@ -54,22 +54,8 @@ static void step(const char *fmt, ...) {
 
 /* ---- preflight ---------------------------------------------------------- */
 
-/* Another lab's record naming the same bridge, if any. */
-static char *bridge_owner(const char *bridge, const char *self) {
-        _cleanup_strv_free_ char **labs = NULL;
-        state_list_labs(&labs);
-        for (char **l = labs; l && *l; l++) {
-                struct lab_record *st = NULL;
-                char *owner = NULL;
-                if (streq(*l, self) || lab_record_load(*l, &st) < 0)
-                        continue;
-                if (st->has_bridge && streq(st->bridge.name, bridge))
-                        owner = xstrdup(*l);
-                lab_record_free(st);
-                if (owner)
-                        return owner;
-        }
-        return NULL;
+static bool holds_bridge(struct lab_record *st, const char *bridge) {
+        return st->has_bridge && streq(st->bridge.name, bridge);
 }
 
 static int preflight_uplink(const struct profile *p, char **ret_uplink);
@@ -88,7 +74,7 @@ static int preflight(const struct profile *p, const struct lab_record *old, char
                           strempty(old->profile) ? "" : old->profile, p->lab);
                 return -EEXIST;
         }
-        owner = bridge_owner(p->bridge.name, p->lab);
+        owner = lab_record_owner(p->lab, holds_bridge, p->bridge.name);
         if (owner) {
                 log_error("Bridge '%s' belongs to lab '%s'", p->bridge.name, owner);
                 return -EEXIST;
@@ -166,11 +152,9 @@ static int guard_tftp(struct lab_record *st) {
         _cleanup_free_ char *dir = lab_tftp_mount(st->lab);
         int r;
 
-        if (lab_record_add_mount(st, dir)) {
-                r = lab_record_save(st);
-                if (r < 0)
-                        return r;
-        }
+        r = lab_record_save_mount(st, dir);
+        if (r < 0)
+                return r;
         fault_point("tftp-recorded");
         r = symguard_mount(dir);
         fault_point("tftp");

@@ -20,22 +20,9 @@ static unsigned port_line(const struct profile *p, size_t i) {
         return line ? line : profile_line(p, "bridge.ports");
 }
 
-/* Another lab whose record holds port NAME, if any. */
-static char *port_owner(const char *name, const char *self) {
-        _cleanup_strv_free_ char **labs = NULL;
-        state_list_labs(&labs);
-        for (char **l = labs; l && *l; l++) {
-                struct lab_record *st = NULL;
-                char *owner = NULL;
-                if (streq(*l, self) || lab_record_load(*l, &st) < 0)
-                        continue;
-                if (lab_record_port(st, name) || (st->has_bridge && streq(st->bridge.name, name)))
-                        owner = xstrdup(*l);
-                lab_record_free(st);
-                if (owner)
-                        return owner;
-        }
-        return NULL;
+/* Another lab holds NAME as a port, or as its bridge. */
+static bool holds_port(struct lab_record *st, const char *name) {
+        return lab_record_port(st, name) || (st->has_bridge && streq(st->bridge.name, name));
 }
 
 /* Is a DHCP server on PORT's wire? A down port is up for the probe only. */
@@ -102,7 +89,7 @@ int lab_ports_preflight(const struct profile *p, const struct lab_record *old, c
                                   port);
                         return -EINVAL;
                 }
-                owner = port_owner(port, p->lab);
+                owner = lab_record_owner(p->lab, holds_port, port);
                 if (owner) {
                         log_error("%s:%u: bridge.ports: '%s' is a port of lab '%s'", p->path, line, port, owner);
                         return -EBUSY;

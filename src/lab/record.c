@@ -195,6 +195,10 @@ bool lab_record_add_mount(struct lab_record *rec, const char *path) {
         return true;
 }
 
+int lab_record_save_mount(struct lab_record *rec, const char *path) {
+        return lab_record_add_mount(rec, path) ? lab_record_save(rec) : 0;
+}
+
 struct lab_port *lab_record_port(struct lab_record *rec, const char *name) {
         for (size_t i = 0; rec && i < rec->n_ports; i++)
                 if (streq(rec->ports[i].name, name))
@@ -599,4 +603,17 @@ int lab_record_load(const char *lab, struct lab_record **ret) {
                 return -EBADMSG;
         }
         return lab_record_parse(lab, p, text, ret);
+}
+
+char *lab_record_owner(const char *self, bool (*match)(struct lab_record *rec, const char *name), const char *name) {
+        _cleanup_strv_free_ char **labs = NULL;
+        state_list_labs(&labs);
+        for (char **l = labs; l && *l; l++) {
+                _cleanup_(lab_record_freep) struct lab_record *st = NULL;
+                if (streq(*l, self) || lab_record_load(*l, &st) < 0)
+                        continue;
+                if (match(st, name))
+                        return xstrdup(*l);
+        }
+        return NULL;
 }

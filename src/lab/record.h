@@ -115,6 +115,10 @@ int lab_record_load(const char *lab, struct lab_record **ret);
 int lab_record_parse(const char *lab, const char *path, const char *text, struct lab_record **ret);
 /* Writes REC atomically (0600), creating the run dir (0700) when needed. */
 int lab_record_save(const struct lab_record *rec);
+/* The first lab other than SELF whose record MATCH accepts (given NAME), as
+ * a new string, or NULL: who already holds a bridge or a port. Records that
+ * do not load are skipped (load logs them). */
+char *lab_record_owner(const char *self, bool (*match)(struct lab_record *rec, const char *name), const char *name);
 
 /* The VM NAME of REC, or NULL. */
 struct lab_vm *lab_record_vm(struct lab_record *rec, const char *name);
@@ -137,5 +141,9 @@ void lab_record_del_port(struct lab_record *rec, const char *name);
 bool lab_record_add_unit(struct lab_record *rec, const char *unit);
 /* Adds PATH to the record's mounts: true, or false when it is there. */
 bool lab_record_add_mount(struct lab_record *rec, const char *path);
+/* Records PATH as a mount of REC and saves REC when that is new: the step
+ * before anything is mounted there, so that `down` finds a mount a crash
+ * left. */
+int lab_record_save_mount(struct lab_record *rec, const char *path);
 /* Removes UNIT: true when it was there. */
 bool lab_record_del_unit(struct lab_record *rec, const char *unit);

@@ -640,11 +640,9 @@ static int guard_serial(struct lab_record *st) {
         _cleanup_free_ char *dir = lab_serial_mount(st->lab);
         int r;
 
-        if (lab_record_add_mount(st, dir)) {
-                r = lab_record_save(st);
-                if (r < 0)
-                        return r;
-        }
+        r = lab_record_save_mount(st, dir);
+        if (r < 0)
+                return r;
         if (mkdir(dir, 0755) < 0 && errno != EEXIST)
                 return log_error_errno(errno, "Failed to create '%s'", dir);
         return symguard_tmpfs(dir, VM_SERIAL_CAP);

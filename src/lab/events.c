@@ -645,6 +645,9 @@ static int http_line(struct events *ev, const char *msg, uint64_t usec) {
         e.bytes = parse_i64(end);
         if ((p = strstr(end, " len=")))
                 e.length = parse_i64(p + 5);
+        /* A HEAD (iPXE's sanboot asks the size first) sends no body: no short transfer. */
+        if (streq(method, "HEAD"))
+                e.bytes = e.length = -1;
         if ((p = strstr(end, " t=")))
                 e.seconds = strtod(p + 3, NULL);
 

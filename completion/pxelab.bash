@@ -65,7 +65,7 @@ _pxelab() {
                         continue
                 fi
                 case $w in
-                -o | --output | --firmware | --mac | --memory | --disk | --since) skip=1; continue ;;
+                -o | --output | --address | --firmware | --mac | --memory | --disk | --since) skip=1; continue ;;
                 -*) continue ;;
                 esac
                 if [ -z "$cmd" ]; then
@@ -85,6 +85,7 @@ _pxelab() {
                 mapfile -t COMPREPLY < <(compgen -d -- "$cur")
                 return 0
                 ;;
+        --address) return 0 ;;
         --firmware) _pxelab_add "bios uefi uefi-pxe uefi-secure"; return 0 ;;
         --disk)
                 compopt -o filenames 2>/dev/null
@@ -105,7 +106,7 @@ _pxelab() {
 
         case $cmd in
         render)
-                if [[ $cur == -* ]]; then _pxelab_add "-o --output --help"
+                if [[ $cur == -* ]]; then _pxelab_add "-o --output --address --help"
                 elif [ "$npos" -eq 0 ]; then _pxelab_add_profiles
                 fi
                 ;;

@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include "kinds/kind.h"
+#include "lab/proxy.h"
 #include "kinds/linux.h"
 #include "profile/secboot.h"
 #include "cmd/commands.h"
@@ -72,12 +73,15 @@ int cmd_check(int argc, char *argv[]) {
                 print_errors(errors);
                 return EXIT_USAGE;
         }
+        /* A proxy lab's address is its interface's (it logged why not). */
+        if (lab_proxy_address(p) < 0)
+                return EXIT_USAGE;
         /* What model_build() refuses is the profile's doing (it logged why). */
         r = model_build(p, kinds_render(), "/run/pxelab/check", "/var/lib/pxelab/check", &model);
         if (r < 0)
                 return r == -EINVAL ? EXIT_USAGE : EXIT_RUNTIME;
-        printf("Profile %s: lab '%s', bridge %s %s, %zu boot entries, %zu hosts\n", argv[1], p->lab,
-               p->bridge.name, p->bridge.address, p->n_boots, p->n_hosts);
+        printf("Profile %s: lab '%s', %s %s %s, %zu boot entries, %zu hosts\n", argv[1], p->lab,
+               p->dhcp.proxy ? "proxy DHCP on" : "bridge", p->bridge.name, p->bridge.address, p->n_boots, p->n_hosts);
         json_array_foreach(json_object_get(model, "files"), i, f) {
                 const char *path = json_string_value(json_object_get(f, "path"));
                 struct stat st;

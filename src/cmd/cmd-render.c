@@ -4,7 +4,10 @@
 
 #include <sys/stat.h>
 
+#include <arpa/inet.h>
+
 #include "kinds/kind.h"
+#include "lab/proxy.h"
 #include "cmd/commands.h"
 #include "basic/log.h"
 #include "profile/profile.h"
@@ -34,11 +37,43 @@ static int check_output_dir(const char *dir) {
         return 0;
 }
 
+/* A proxy lab's address: --address A/PREFIX, else its interface's (render
+ * may run on another machine than the lab). */
+static int proxy_address(struct profile *p, const char *address) {
+        char ip[INET_ADDRSTRLEN];
+        const char *slash = address ? strchr(address, '/') : NULL;
+        struct in_addr a;
+        char *end;
+        long prefix;
+
+        if (!address)
+                return lab_proxy_address(p);
+        if (!p->dhcp.proxy) {
+                log_error("--address is for proxy labs (dhcp.mode = \"proxy\"); lab '%s' has bridge.address", p->lab);
+                return -EINVAL;
+        }
+        prefix = slash ? strtol(slash + 1, &end, 10) : -1;
+        if (!slash || (size_t) (slash - address) >= sizeof(ip) || !slash[1] || *end || prefix < 8 || prefix > 30) {
+                log_error("--address '%s' is not an IPv4 address with a prefix length of 8 to 30", address);
+                return -EINVAL;
+        }
+        memcpy(ip, address, slash - address);
+        ip[slash - address] = 0;
+        if (inet_pton(AF_INET, ip, &a) != 1) {
+                log_error("--address '%s' is not an IPv4 address with a prefix length of 8 to 30", address);
+                return -EINVAL;
+        }
+        profile_set_address(p, a, (unsigned) prefix);
+        return 0;
+}
+
 int cmd_render(int argc, char *argv[]) {
         static const struct option opts[] = {
                 { "output", required_argument, NULL, 'o' },
+                { "address", required_argument, NULL, 'a' },
                 {}
         };
+        const char *address = NULL;
         _cleanup_(profile_freep) struct profile *p = NULL;
         _cleanup_strv_free_ char **errors = NULL;
         _cleanup_free_ char *dir = NULL;
@@ -48,9 +83,12 @@ int cmd_render(int argc, char *argv[]) {
 
         optind = 0;
         while ((c = getopt_long(argc, argv, "o:", opts, NULL)) >= 0) {
-                if (c != 'o')
+                if (c == 'o')
+                        out = optarg;
+                else if (c == 'a')
+                        address = optarg;
+                else
                         return command_usage("render");
-                out = optarg;
         }
         if (argc - optind != 1 || !out)
                 return command_usage("render");
@@ -66,6 +104,9 @@ int cmd_render(int argc, char *argv[]) {
                         log_error("%s", *e);
                 return EXIT_USAGE;
         }
+        r = proxy_address(p, address);
+        if (r < 0)
+                return EXIT_USAGE;
         r = mkdir_p(out, 0700);
         if (r < 0) {
                 log_error_errno(r, "Failed to create output directory '%s'", out);

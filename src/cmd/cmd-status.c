@@ -39,12 +39,16 @@ static void print_human(json_t *o) {
                json_is_true(json_object_get(o, "healthy")) ? "healthy" : "DEGRADED");
         printf("  profile:  %s\n", json_string_value(json_object_get(o, "profile")));
         printf("  boot url: %s\n", json_string_value(json_object_get(o, "boot_url")));
-        printf("  bridge:   %s %s%s", json_string_value(json_object_get(br, "name")),
+        /* A proxy lab has its LAN interface where a server lab has its bridge. */
+        if (json_object_get(o, "proxy"))
+                br = json_object_get(o, "proxy");
+        printf("  %s   %s %s%s", br == json_object_get(o, "proxy") ? "proxy: " : "bridge:",
+               json_string_value(json_object_get(br, "name")),
                json_is_true(json_object_get(br, "exists")) ? "" : "MISSING",
                json_is_true(json_object_get(br, "up")) ? "up" : json_is_true(json_object_get(br, "exists")) ? "DOWN" : "");
         json_array_foreach(json_object_get(br, "addresses"), i, a)
                 printf(" %s", json_string_value(a));
-        printf("\n");
+        printf("%s\n", br == json_object_get(o, "proxy") ? " (proxy DHCP: the LAN's server gives the addresses)" : "");
         if (json_array_size(json_object_get(br, "ports")) > 0) {
                 printf("  ports:   ");
                 json_array_foreach(json_object_get(br, "ports"), i, a)

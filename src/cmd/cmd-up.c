@@ -5,6 +5,7 @@
 #include "cmd/commands.h"
 #include "lab/defaultlab.h"
 #include "lab/lab.h"
+#include "lab/proxy.h"
 #include "basic/log.h"
 #include "basic/names.h"
 #include "basic/paths.h"
@@ -77,6 +78,8 @@ int cmd_up(int argc, char *argv[]) {
                         fprintf(stderr, "%s\n", *e);
                 return EXIT_USAGE;
         }
+        if (lab_proxy_address(p) < 0)
+                return EXIT_USAGE;
         if (!lab_is_name(p, path, name))
                 return EXIT_USAGE;
         /* As check does: shim clients would be refused such a kernel. */

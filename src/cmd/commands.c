@@ -16,7 +16,7 @@
         "/run/pxelab/LAB/vm-NAME.log."
 
 static const struct command commands[] = {
-        { "render", cmd_render, "PROFILE -o DIR", "Render the lab's runtime tree into DIR",
+        { "render", cmd_render, "PROFILE -o DIR [--address A/PREFIX]", "Render the lab's runtime tree into DIR",
           "Renders dnsmasq.conf, nginx.conf, the iPXE scripts (http/) and the iPXE\n"
           "loaders (tftp/) for PROFILE into DIR. Touches nothing else on the host.", 1, 1 },
         { "check", cmd_check, "PROFILE", "Validate a profile and the files it references",

@@ -914,6 +914,35 @@ int link_state(const char *name, struct link_state *ret) {
         return 1;
 }
 
+int link_ipv4_address(const char *name, struct in_addr *ret, unsigned *ret_prefix) {
+        _cleanup_nl_sock_ struct nl_sock *sk = NULL;
+        _cleanup_rtnl_link_ struct rtnl_link *link = NULL;
+        _cleanup_nl_cache_ struct nl_cache *addrs = NULL;
+        int r, ifindex;
+
+        r = link_open(name, "read link", &sk, &link);
+        if (r < 0)
+                return r;
+        if (!link)
+                return -ENODEV;
+        r = rtnl_addr_alloc_cache(sk, &addrs);
+        if (r < 0)
+                return log_error_errno(nle_to_errno(r), "Failed to read the addresses of '%s'", name);
+        ifindex = rtnl_link_get_ifindex(link);
+        for (struct nl_object *o = nl_cache_get_first(addrs); o; o = nl_cache_get_next(o)) {
+                struct rtnl_addr *a = (struct rtnl_addr *) o;
+                struct nl_addr *local = rtnl_addr_get_local(a);
+
+                if (rtnl_addr_get_ifindex(a) != ifindex || !local || nl_addr_get_family(local) != AF_INET ||
+                    nl_addr_get_len(local) != sizeof(*ret))
+                        continue;
+                memcpy(ret, nl_addr_get_binary_addr(local), sizeof(*ret));
+                *ret_prefix = (unsigned) rtnl_addr_get_prefixlen(a);
+                return 1;
+        }
+        return 0;
+}
+
 int link_is_wireless(const char *name) {
         _cleanup_free_ char *w = NULL, *phy = NULL;
 

@@ -69,6 +69,9 @@ struct link_state {
 };
 /* 1 and *RET when link NAME exists, 0 when it does not. */
 int link_state(const char *name, struct link_state *ret);
+/* The first IPv4 address of link NAME and its prefix length: 1 and *RET,
+ * 0 when it has none, -ENODEV (quiet) when there is no such link. */
+int link_ipv4_address(const char *name, struct in_addr *ret, unsigned *ret_prefix);
 /* 1 when NAME is a wireless interface (sysfs: wireless/ or phy80211 in
  * /sys/class/net/NAME), which a bridge cannot take; quiet. */
 int link_is_wireless(const char *name);

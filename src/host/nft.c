@@ -453,6 +453,17 @@ static void batch_input_chain(struct batch *bt, const struct nft_lab *lab) {
         batch_rule(bt, r, "bridge drop");
 }
 
+/* A proxy lab's input chain: the lab's ports on the LAN interface, accepted
+ * ahead of the host's own rules in this table's hook; no drop. */
+static void batch_proxy_input_chain(struct batch *bt, const struct nft_lab *lab) {
+        batch_chain(bt, lab->table, "input", "filter", NF_INET_LOCAL_IN, 0);
+        batch_ports_rule(bt, lab, NULL, 0, IPPROTO_UDP, lab->any_udp_ports, lab->n_any_udp, "udp dport accept");
+        batch_ports_rule(bt, lab, &lab->addr, sizeof(lab->addr), IPPROTO_UDP, lab->udp_ports, lab->n_udp,
+                         "udp dport accept");
+        batch_ports_rule(bt, lab, &lab->addr, sizeof(lab->addr), IPPROTO_TCP, lab->tcp_ports, lab->n_tcp,
+                         "tcp dport accept");
+}
+
 /* What the host routes for the lab: out of the uplink, nowhere else (not
  * to other labs, containers or VPNs); in, only replies. */
 static void batch_forward_chain(struct batch *bt, const struct nft_lab *lab) {
@@ -623,10 +634,14 @@ int nft_lab_apply(const struct nft_lab *lab) {
         batch_table(&bt, NFT_MSG_NEWTABLE, NLM_F_CREATE, lab->table);
         batch_table(&bt, NFT_MSG_DELTABLE, 0, lab->table);
         batch_table(&bt, NFT_MSG_NEWTABLE, NLM_F_CREATE | NLM_F_EXCL, lab->table);
-        batch_input_chain(&bt, lab);
-        batch_forward_chain(&bt, lab);
-        if (lab->uplink)
-                batch_nat_chain(&bt, lab);
+        if (lab->proxy)
+                batch_proxy_input_chain(&bt, lab);
+        else {
+                batch_input_chain(&bt, lab);
+                batch_forward_chain(&bt, lab);
+                if (lab->uplink)
+                        batch_nat_chain(&bt, lab);
+        }
         batch_end(&bt);
 
         r = batch_send(&bt, lab->table);

@@ -69,6 +69,11 @@ struct nft_lab {
         size_t n_udp;
         const uint16_t *tcp_ports;  /* from the bridge to ADDR/ADDR6 (80, 445, extras) */
         size_t n_tcp;
+        /* A proxy DHCP lab: BRIDGE is a LAN interface of the host's. The
+         * table then only accepts the ports above on it (nothing dropped,
+         * nothing forwarded, no NAT): the host's other traffic on its LAN
+         * is none of the lab's business. */
+        bool proxy;
 };
 
 /* Creates or replaces table LAB->table: one batch "add table; delete table;

@@ -98,13 +98,13 @@ unsigned linux_warn_unsigned(const struct profile *p) {
                         continue;
                 r = pe_signature_size(d->kernel, &size);
                 if (r == -ENOEXEC)
-                        log_warn("Warning: boot.%s.kernel '%s' is not an EFI (PE) image: Secure Boot clients "
+                        log_warn("boot.%s.kernel '%s' is not an EFI (PE) image: Secure Boot clients "
                                  "(uefi_loader = \"shim\") cannot boot it", e->name, d->kernel);
                 else if (r < 0)
-                        log_warn("Warning: boot.%s.kernel '%s': cannot read its signature table: %s", e->name,
+                        log_warn("boot.%s.kernel '%s': cannot read its signature table: %s", e->name,
                                  d->kernel, strerror(-r));
                 else if (size == 0)
-                        log_warn("Warning: boot.%s.kernel '%s' is not signed (its PE certificate table is empty): "
+                        log_warn("boot.%s.kernel '%s' is not signed (its PE certificate table is empty): "
                                  "Secure Boot clients (uefi_loader = \"shim\") will refuse it; use a signed kernel "
                                  "such as Debian's linux-image-amd64", e->name, d->kernel);
                 else

@@ -22,6 +22,9 @@
 static const uint16_t lab_any_udp_ports[] = { 67, 547 };
 static const uint16_t lab_udp_ports[] = { 69 };
 static const uint16_t lab_tcp_ports[] = { 80 };
+/* A proxy lab's: proxy DHCP on 67 and 4011 (where UEFI firmware asks its
+ * boot server), at any address (broadcasts). */
+static const uint16_t proxy_any_udp_ports[] = { 67, 4011 };
 
 static int forwarding_on(struct lab_record *st) {
         _cleanup_free_ char *cur = NULL;
@@ -80,9 +83,14 @@ int lab_forward_setup(const struct profile *p, json_t *model, const char *uplink
                 .prefix = p->bridge.prefix,
                 .any_udp_ports = lab_any_udp_ports,
                 .n_any_udp = ELEMENTSOF(lab_any_udp_ports),
+                .proxy = p->dhcp.proxy,
         };
         int r;
 
+        if (p->dhcp.proxy) {
+                cfg.any_udp_ports = proxy_any_udp_ports;
+                cfg.n_any_udp = ELEMENTSOF(proxy_any_udp_ports);
+        }
         cfg.n_udp = lab_ports(p, true, &udp);
         cfg.udp_ports = udp;
         cfg.n_tcp = lab_ports(p, false, &tcp);

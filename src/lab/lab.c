@@ -22,6 +22,7 @@
 #include "lab/lab.h"
 #include "lab/labbridge.h"
 #include "lab/ports.h"
+#include "lab/proxy.h"
 #include "lab/record.h"
 #include "lab/services.h"
 #include "lab/vm.h"
@@ -59,6 +60,8 @@ static bool holds_bridge(struct lab_record *st, const char *bridge) {
 }
 
 static int preflight_uplink(const struct profile *p, char **ret_uplink);
+static int preflight_service_ports(const struct profile *p, const struct lab_record *old);
+static int preflight_proxy(const struct profile *p, const struct lab_record *old);
 
 static int preflight(const struct profile *p, const struct lab_record *old, char **ret_uplink) {
         char a[INET_ADDRSTRLEN];
@@ -74,6 +77,9 @@ static int preflight(const struct profile *p, const struct lab_record *old, char
                           strempty(old->profile) ? "" : old->profile, p->lab);
                 return -EEXIST;
         }
+        *ret_uplink = NULL;
+        if (p->dhcp.proxy)
+                return preflight_proxy(p, old);
         owner = lab_record_owner(p->lab, holds_bridge, p->bridge.name);
         if (owner) {
                 log_error("Bridge '%s' belongs to lab '%s'", p->bridge.name, owner);
@@ -90,6 +96,19 @@ static int preflight(const struct profile *p, const struct lab_record *old, char
                           p->bridge.prefix, p->lab, desc);
                 return -EADDRINUSE;
         }
+        r = preflight_service_ports(p, old);
+        if (r < 0)
+                return r;
+        r = preflight_uplink(p, ret_uplink);
+        if (r < 0)
+                return r;
+        return lab_ports_preflight(p, old, *ret_uplink);
+}
+
+/* The ports the lab's services take at its address, free (a fresh lab). */
+static int preflight_service_ports(const struct profile *p, const struct lab_record *old) {
+        char a[INET_ADDRSTRLEN];
+
         if (!old) {
                 if (port_in_use(true, p->bridge.addr, 80) > 0) {
                         log_error("Port 80/tcp is already in use on this host at %s or on all addresses",
@@ -109,10 +128,31 @@ static int preflight(const struct profile *p, const struct lab_record *old, char
                         return -EADDRINUSE;
                 }
         }
-        r = preflight_uplink(p, ret_uplink);
-        if (r < 0)
-                return r;
-        return lab_ports_preflight(p, old, *ret_uplink);
+        return 0;
+}
+
+/* Another lab uses link NAME: as its bridge, a port, or a proxy lab's LAN. */
+static bool holds_interface(struct lab_record *st, const char *name) {
+        return holds_bridge(st, name) || lab_record_port(st, name) ||
+               (st->proxy_interface && streq(st->proxy_interface, name));
+}
+
+/* A proxy lab makes no bridge and takes no subnet: its interface must be
+ * no other lab's, its service ports free. */
+static int preflight_proxy(const struct profile *p, const struct lab_record *old) {
+        _cleanup_free_ char *owner = lab_record_owner(p->lab, holds_interface, p->dhcp.interface);
+
+        if (owner) {
+                log_error("%s:%u: dhcp.interface: '%s' is already used by lab '%s'", p->path,
+                          profile_line(p, "dhcp.interface"), p->dhcp.interface, owner);
+                return -EEXIST;
+        }
+        if (old && old->has_bridge) {
+                log_error("Lab '%s' is up with bridge '%s'; take it down before it becomes a proxy lab (pxelab down %s)",
+                          p->lab, old->bridge.name, p->lab);
+                return -EEXIST;
+        }
+        return preflight_service_ports(p, old);
 }
 
 static int preflight_uplink(const struct profile *p, char **ret_uplink) {
@@ -290,6 +330,15 @@ static void summary(const struct profile *p, json_t *model, const struct lab_rec
         char a[INET_ADDRSTRLEN], b[INET_ADDRSTRLEN];
 
         printf("Lab '%s' is up.\n", p->lab);
+        if (p->dhcp.proxy) {
+                printf("  proxy:    %s %s (the LAN's DHCP server gives the addresses)\n", p->dhcp.interface,
+                       p->bridge.address);
+                printf("  boot url: %s\n", json_string_value(json_object_get(json_object_get(model, "http"), "boot_url")));
+                for (char **u = st->units; *u; u++)
+                        printf("  unit:     %s\n", *u);
+                windows_summary(model);
+                return;
+        }
         printf("  bridge:   %s %s%s%s\n", p->bridge.name, p->bridge.address,
                p->bridge.ipv6 ? " " : "",
                p->bridge.ipv6 ? json_string_value(json_object_get(json_object_get(model, "bridge"), "ipv6_cidr")) : "");
@@ -310,6 +359,33 @@ static void summary(const struct profile *p, json_t *model, const struct lab_rec
 
 
 static int down_locked(const char *lab);
+
+/* A server lab's network: its bridge, then its ports. */
+static int bridge_setup(const struct profile *p, json_t *model, struct lab_record *st) {
+        int r = labbridge_setup(p, model, st);
+        if (r < 0)
+                return r;
+        step("Bridge %s is up with %s", p->bridge.name, p->bridge.address);
+        r = lab_ports_setup(p, st, &nm_dbus);
+        if (r < 0)
+                return r;
+        if (st->n_ports > 0)
+                step("%zu port(s) joined the bridge", st->n_ports);
+        return 0;
+}
+
+/* A proxy lab's: the LAN interface as it is, recorded (status, and no
+ * other lab takes it); nothing of it is changed. */
+static int proxy_setup(const struct profile *p, struct lab_record *st) {
+        free(st->proxy_interface);
+        st->proxy_interface = xstrdup(p->dhcp.interface);
+        int r = lab_record_save(st);
+        if (r < 0)
+                return r;
+        step("Proxy DHCP on %s at %s: no bridge, no NAT, no addresses handed out", p->dhcp.interface,
+             p->bridge.address);
+        return 0;
+}
 
 int lab_up_begin(const struct profile *p, struct lab_up **ret) {
         struct lab_up *up = xcalloc(1, sizeof(*up));
@@ -343,6 +419,7 @@ int lab_up_check(struct lab_up *up) {
         if (r < 0)
                 return r;
         step("Checked profile %s and this host", up->p->path);
+        lab_proxy_probe(up->p);
         fault_point("preflight");
         return 0;
 }
@@ -387,20 +464,18 @@ int lab_up_apply(sd_bus *bus, struct lab_up *up) {
         r = guard_tftp(st);
         if (r < 0)
                 goto fail;
-        r = labbridge_setup(p, model, st);
+        r = p->dhcp.proxy ? proxy_setup(p, st) : bridge_setup(p, model, st);
         if (r < 0)
                 goto fail;
-        step("Bridge %s is up with %s", p->bridge.name, p->bridge.address);
-        r = lab_ports_setup(p, st, &nm_dbus);
-        if (r < 0)
-                goto fail;
-        if (st->n_ports > 0)
-                step("%zu port(s) joined the bridge", st->n_ports);
         r = lab_forward_setup(p, model, uplink, st);
         if (r < 0)
                 goto fail;
-        step("nftables table %s applied%s%s", st->nft_table, uplink ? ", NAT out of " : " (isolated)",
-             uplink ? uplink : "");
+        if (p->dhcp.proxy)
+                step("nftables table %s applied: proxy DHCP, TFTP and HTTP accepted on %s", st->nft_table,
+                     p->dhcp.interface);
+        else
+                step("nftables table %s applied%s%s", st->nft_table, uplink ? ", NAT out of " : " (isolated)",
+                     uplink ? uplink : "");
         r = lab_services_apply(bus, p, model, st, &ch, step);
         if (r < 0)
                 goto fail;

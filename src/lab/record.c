@@ -133,6 +133,7 @@ void lab_record_free(struct lab_record *rec) {
         strv_free(rec->bridge.addresses);
         free(rec->nft_table);
         free(rec->nft_uplink);
+        free(rec->proxy_interface);
         strv_free(rec->units);
         strv_free(rec->mounts);
         for (size_t i = 0; i < rec->n_vms; i++)
@@ -288,6 +289,8 @@ static json_t *record_json(const struct lab_record *rec) {
                                                         "uplink", rec->nft_uplink));
         if (rec->forwarding)
                 json_object_set_new(o, "forwarding", json_true());
+        if (rec->proxy_interface)
+                json_object_set_new(o, "proxy_interface", json_string(rec->proxy_interface));
         for (size_t i = 0; i < rec->n_vms; i++)
                 json_object_set_new(vms, rec->vms[i].name, lab_vm_json(&rec->vms[i]));
         json_object_set_new(o, "vms", vms);
@@ -553,6 +556,7 @@ static int record_from_json(struct loader *l, json_t *o, struct lab_record **ret
                 rec->nft_uplink = get_str(l, nft, "uplink");
         }
         rec->forwarding = json_is_true(json_object_get(o, "forwarding"));
+        rec->proxy_interface = get_str(l, o, "proxy_interface");
         json_object_foreach(json_object_get(o, "vms"), name, vm)
                 load_vm(l, rec, name, vm);
         load_units(l, rec, o);

@@ -83,6 +83,7 @@ struct lab_record {
         char *slice;            /* derived */
         char *address;          /* the lab's CIDR */
         char *boot_url;         /* NULL until rendered */
+        char *proxy_interface;  /* a proxy DHCP lab's LAN interface (it has no bridge); NULL: none */
         bool has_bridge;
         struct lab_record_bridge bridge;
         bool has_nft;

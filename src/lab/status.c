@@ -4,6 +4,7 @@
 #include "basic/util.h"
 #include "host/nft.h"
 #include "host/units.h"
+#include "host/link.h"
 #include "lab/labbridge.h"
 #include "lab/ports.h"
 #include "lab/record.h"
@@ -76,7 +77,14 @@ int lab_status(const char *lab, json_t **ret, bool *ret_healthy) {
         for (char **u = st->units; *u; u++)
                 json_array_append_new(units, unit_json(bus, *u, &healthy));
         json_object_set_new(o, "units", units);
-        if (st->has_bridge && labbridge_info(st, &br) >= 0) {
+        if (st->proxy_interface) {
+                /* A proxy lab: the LAN interface, as it is (not ours). */
+                if (link_info(st->proxy_interface, &br) < 0)
+                        br = json_pack("{s:s, s:b}", "name", st->proxy_interface, "exists", false);
+                if (!json_is_true(json_object_get(br, "exists")) || !json_is_true(json_object_get(br, "up")))
+                        healthy = false;
+                json_object_set_new(o, "proxy", br);
+        } else if (st->has_bridge && labbridge_info(st, &br) >= 0) {
                 if (!json_is_true(json_object_get(br, "exists")) || !json_is_true(json_object_get(br, "up")))
                         healthy = false;
                 json_object_set_new(o, "bridge", br);

@@ -384,6 +384,13 @@ static int make_vm(const struct lab_record *st, const char *name, const char *fi
         _cleanup_free_ char *tap = NULL, *vnc = NULL;
         int r;
 
+        if (st->proxy_interface) {
+                free(disk);
+                log_error("Lab '%s' is a proxy DHCP lab on '%s': it has no bridge for VMs; boot the machines of "
+                          "that LAN (a VM of yours on a bridge with '%s' boots too)", st->lab, st->proxy_interface,
+                          st->proxy_interface);
+                return -EOPNOTSUPP;
+        }
         if (!st->has_bridge || !st->bridge.name) {
                 free(disk);
                 log_error("The record of lab '%s' names no bridge", st->lab);

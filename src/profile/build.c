@@ -377,8 +377,68 @@ static bool derive_range(const struct subnet *sn, uint32_t *start, uint32_t *end
         return true;
 }
 
+/* Proxy DHCP: no bridge, no addresses handed out. The lab serves on
+ * dhcp.interface, whose address `check`, `up` and `render` read and set
+ * (profile_set_address()); the parser stays pure. */
+static bool dhcp_proxy_mode(struct builder *b) {
+        cfg_t *d = single_section(b, "dhcp");
+        const char *mode = d ? cfg_getstr(d, "mode") : NULL;
+        return mode && streq(mode, "proxy");
+}
+
+/* What proxy mode has no use for: KEYS of section S, each reported where it is. */
+static void refuse_in_proxy(struct parse_ctx *ctx, struct sec *s, const char *const *keys, const char *why) {
+        for (const char *const *k = keys; *k; k++) {
+                _cleanup_opt_ struct opt o = opt_get(ctx, s, *k);
+                if (o.value || (s->cfg && cfg_size(s->cfg, *k) > 0))
+                        problem_add(&ctx->problems, o.line, o.field, "not used with dhcp.mode = \"proxy\": %s", why);
+        }
+}
+
+static void build_proxy(struct builder *b) {
+        static const char *const server_only[] = { "range", "lease", NULL };
+        struct parse_ctx *ctx = b->ctx;
+        struct profile *p = b->p;
+        _cleanup_sec_ struct sec s = {};
+        sec_init(&s, single_section(b, "dhcp"), "dhcp");
+        _cleanup_opt_ struct opt iface = opt_get(ctx, &s, "interface");
+        cfg_t *bridge = single_section(b, "bridge");
+
+        p->dhcp.mode = xstrdup("proxy");
+        p->dhcp.proxy = true;
+        p->dhcp.lease = xstrdup("");
+        p->dhcp.probe = cfg_size(s.cfg, "probe") > 0 ? cfg_getbool(s.cfg, "probe") : true;
+        refuse_in_proxy(ctx, &s, server_only, "the LAN's DHCP server hands out the addresses");
+        if (bridge) {
+                _cleanup_sec_ struct sec bs = {};
+                sec_init(&bs, bridge, "bridge");
+                problem_add(&ctx->problems, bs.line, "bridge",
+                            "not used with dhcp.mode = \"proxy\": no bridge is made, the lab serves on dhcp.interface");
+        }
+        if (!iface.value)
+                problem_add(&ctx->problems, iface.line, iface.field,
+                            "not set; name the interface on the LAN whose DHCP server proxy DHCP joins, e.g. interface = \"eth0\"");
+        else if (!ifname_valid(iface.value))
+                problem_value(&ctx->problems, iface.line, iface.field, iface.value,
+                              "is not a valid interface name (1-%d characters from A-Z a-z 0-9 _ . -, not . or ..)",
+                              MAX_IFNAME);
+        else
+                p->dhcp.interface = xstrdup(iface.value);
+
+        /* The bridge members the rest of pxelab reads: the interface, no
+         * uplink (no NAT), no IPv6 RAs (the LAN's routers are not ours). */
+        p->bridge.name = xstrdup(p->dhcp.interface ? p->dhcp.interface : "");
+        p->bridge.type = xstrdup("linux");
+        p->bridge.uplink = xstrdup("none");
+        p->bridge.ipv6 = false;
+        p->bridge.ports = xcalloc(1, sizeof(char *));
+        p->bridge.ovsdb = xstrdup(OVSDB_DEFAULT_SOCKET);
+        p->bridge.existing = xstrdup("refuse");
+        p->bridge.datapath_type = xstrdup("system");
+}
+
 static void build_dhcp(struct builder *b) {
-        static const char *const modes[] = { "server", NULL };
+        static const char *const modes[] = { "server", "proxy", NULL };
         struct parse_ctx *ctx = b->ctx;
         struct profile *p = b->p;
         struct subnet *sn = &b->subnet;
@@ -389,16 +449,16 @@ static void build_dhcp(struct builder *b) {
         _cleanup_opt_ struct opt range = opt_get(ctx, &s, "range");
         unsigned n_range = s.cfg ? cfg_size(s.cfg, "range") : 0;
 
+        _cleanup_opt_ struct opt iface = opt_get(ctx, &s, "interface");
+
         p->dhcp.mode = xstrdup("server");
-        /* Proxy DHCP needs another DHCP server on the same segment, and the
-         * lab's bridge is a network of its own: refuse it plainly. */
-        if (streq(mode.value, "proxy"))
-                problem_value(&ctx->problems, mode.line, mode.field, mode.value,
-                              "is not supported: the lab's bridge is its own network, use 'server'");
-        else if (mode.value && check_choice(ctx, &mode, mode.value, modes) >= 0) {
+        if (mode.value && check_choice(ctx, &mode, mode.value, modes) >= 0) {
                 free(p->dhcp.mode);
                 p->dhcp.mode = xstrdup(mode.value);
         }
+        if (iface.value)
+                problem_value(&ctx->problems, iface.line, iface.field, iface.value,
+                              "is for dhcp.mode = \"proxy\"; a server lab serves on its bridge");
         p->dhcp.probe = s.cfg && cfg_size(s.cfg, "probe") > 0 ? cfg_getbool(s.cfg, "probe") : true;
         p->dhcp.lease = xstrdup("12h");
         if (lease.value && check_lease(ctx, &lease)) {
@@ -796,7 +856,10 @@ static void build_host(struct builder *b, cfg_t *cfg, struct host *h, struct use
         else if ((h->mac = check_mac(ctx, &mac)))
                 uses_add(macs, h->mac, &mac, s.field);
 
-        if (ip.value) {
+        if (ip.value && b->p->dhcp.proxy)
+                problem_add(&ctx->problems, ip.line, ip.field,
+                            "not used with dhcp.mode = \"proxy\": the LAN's DHCP server gives the addresses");
+        else if (ip.value) {
                 if (!parse_ipv4(ip.value, &a))
                         problem_value(&ctx->problems, ip.line, ip.field, ip.value, "is not an IPv4 address");
                 else if (b->subnet.valid && check_in_subnet(b, &ip, ip.value, a)) {
@@ -876,6 +939,14 @@ static void build_secboot(struct builder *b) {
 
         if (!profile_uses_shim(p))
                 return;
+        /* Debian 12's GRUB takes its TFTP server from the DHCP server's
+         * answer: behind proxy DHCP that is the LAN's server. */
+        if (p->dhcp.proxy) {
+                problem_add(&b->ctx->problems, field_line(b->ctx, "uefi_loader", 1), "uefi_loader",
+                            "'shim' is not used with dhcp.mode = \"proxy\": Debian's network GRUB fetches its files "
+                            "from the LAN's DHCP server, not from this lab");
+                return;
+        }
         for (i = 0; i < p->n_boots && !secboot_entry_boots(&p->boots[i]); i++)
                 ;
         if (i == p->n_boots)
@@ -918,6 +989,14 @@ static void build_lists(struct builder *b) {
                 build_host(b, cfg_getnsec(b->root, "host", i), &p->hosts[p->n_hosts++], &macs, &ips);
 
         n = cfg_size(b->root, "vm");
+        if (n > 0 && p->dhcp.proxy) {
+                _cleanup_sec_ struct sec vs = {};
+                sec_init(&vs, cfg_getnsec(b->root, "vm", 0), "vm");
+                problem_add(&ctx->problems, vs.line, "vm",
+                            "not used with dhcp.mode = \"proxy\": pxelab's VMs join a lab's bridge, and a proxy lab has "
+                            "none; boot the LAN's machines");
+                n = 0;
+        }
         p->vms = xcalloc(n, sizeof(*p->vms));
         for (unsigned i = 0; i < n; i++)
                 build_vm(b, cfg_getnsec(b->root, "vm", i), &p->vms[p->n_vms++], &macs);
@@ -935,8 +1014,12 @@ void build_profile(struct parse_ctx *ctx, cfg_t *root, const struct profile_kind
 
         syntax_enter(ctx);              /* show() of titles in field names */
         build_root(&b);
-        build_bridge(&b);
-        build_dhcp(&b);
+        if (dhcp_proxy_mode(&b))
+                build_proxy(&b);
+        else {
+                build_bridge(&b);
+                build_dhcp(&b);
+        }
         build_menu(&b);
         build_lists(&b);
         syntax_leave();

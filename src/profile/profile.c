@@ -3,6 +3,7 @@
  * checked by values.c and build.c and each boot kind, and every problem is
  * collected so the user sees all of them at once, each on one line
  * "FILE:LINE: FIELD: message" (problems.c). See profile.h. */
+#include <arpa/inet.h>
 #include <confuse.h>
 #include <errno.h>
 #include <stdio.h>
@@ -161,9 +162,19 @@ void profile_free(struct profile *p) {
         free(p->bridge.allow_host_ports);
         strv_free(p->bridge.ports);
         free(p->dhcp.mode);
+        free(p->dhcp.interface);
         free(p->dhcp.lease);
         free(p->menu.title);
         free(p->menu.default_entry);
         profile_private_free(p->lines);
         free(p);
+}
+
+void profile_set_address(struct profile *p, struct in_addr addr, unsigned prefix) {
+        char a[INET_ADDRSTRLEN];
+
+        free(p->bridge.address);
+        p->bridge.address = xasprintf("%s/%u", inet_ntop(AF_INET, &addr, a, sizeof(a)), prefix);
+        p->bridge.addr = addr;
+        p->bridge.prefix = prefix;
 }

@@ -38,5 +38,10 @@ int profile_load(const char *path, const struct profile_kind *const *kinds, stru
  * 0 when not set in the file. */
 unsigned profile_line(const struct profile *p, const char *field);
 
+/* Sets the lab's address (bridge.address "A/PREFIX", bridge.addr and
+ * bridge.prefix): a proxy lab's is its interface's (lab/proxy.h), or
+ * render's --address. */
+void profile_set_address(struct profile *p, struct in_addr addr, unsigned prefix);
+
 void profile_free(struct profile *p);
 static inline void profile_freep(struct profile **p) { profile_free(*p); }

@@ -281,7 +281,8 @@ static cfg_opt_t bridge_opts[] = {
         OPT_LINE, CFG_END(),
 };
 static cfg_opt_t dhcp_opts[] = {
-        OPT_STR("mode"), OPT_LIST("range"), OPT_STR("lease"), OPT_BOOL("probe"), OPT_LINE, CFG_END(),
+        OPT_STR("mode"), OPT_STR("interface"), OPT_LIST("range"), OPT_STR("lease"), OPT_BOOL("probe"), OPT_LINE,
+        CFG_END(),
 };
 static cfg_opt_t menu_opts[] = {
         OPT_STR("title"), OPT_STR("default"), OPT_INT("timeout"), OPT_LINE, CFG_END(),

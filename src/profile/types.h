@@ -79,6 +79,11 @@ struct profile {
         } bridge;
         struct {
                 char *mode;         /* server | proxy */
+                /* proxy: the LAN interface the lab serves on (it is
+                 * bridge.name too, and bridge.address is read from it by
+                 * profile_set_address(), not parsed) */
+                bool proxy;
+                char *interface;
                 struct in_addr range_start, range_end;
                 char *lease;        /* "12h", "30m", "3600", "infinite" */
                 bool probe;         /* look for another DHCP server on each port first (default true) */

@@ -123,6 +123,7 @@ int model_build(const struct profile *p, const struct render_kind *const *kinds,
                 "nat", nat, "ipv6", p->bridge.ipv6));
         json_object_set_new(json_object_get(m, "bridge"), "network",
                             json_sprintf("%s/%u", ipstr(net, b), p->bridge.prefix));
+        json_object_set_new(json_object_get(m, "bridge"), "network_address", json_string(ipstr(net, b)));
         if (p->bridge.ipv6) {
                 json_object_set_new(json_object_get(m, "bridge"), "ipv6_address", json_sprintf("%s1", ula));
                 json_object_set_new(json_object_get(m, "bridge"), "ipv6_cidr", json_sprintf("%s1/64", ula));
@@ -131,6 +132,9 @@ int model_build(const struct profile *p, const struct render_kind *const *kinds,
                 "mode", p->dhcp.mode, "server", streq(p->dhcp.mode, "server"),
                 "range_start", ipstr(p->dhcp.range_start, a),
                 "range_end", "", "lease", p->dhcp.lease, "leasefile", leases));
+        json_object_set_new(json_object_get(m, "dhcp"), "proxy", json_boolean(p->dhcp.proxy));
+        json_object_set_new(json_object_get(m, "dhcp"), "interface",
+                            json_string(p->dhcp.interface ? p->dhcp.interface : ""));
         json_object_set_new(json_object_get(m, "dhcp"), "range_end",
                             json_string(ipstr(p->dhcp.range_end, b)));
         json_object_set_new(m, "http", json_pack("{s:s, s:i, s:s}", "base", base, "port", 80,

@@ -32,7 +32,7 @@ load common
 @test "help COMMAND shows that command's usage" {
         run "$PXELAB" help render
         [ "$status" -eq 0 ]
-        [[ "${lines[0]}" == "Usage: pxelab render PROFILE -o DIR" ]]
+        [[ "${lines[0]}" == "Usage: pxelab render PROFILE -o DIR [--address A/PREFIX]" ]]
         run "$PXELAB" check --help
         [ "$status" -eq 0 ]
         [[ "${lines[0]}" == "Usage: pxelab check PROFILE" ]]
@@ -47,7 +47,7 @@ load common
 @test "render without -o is a usage error" {
         run --separate-stderr "$PXELAB" render profiles/demo.conf
         [ "$status" -eq 2 ]
-        [ "$stderr" = "Usage: pxelab render PROFILE -o DIR" ]
+        [ "$stderr" = "Usage: pxelab render PROFILE -o DIR [--address A/PREFIX]" ]
 }
 
 @test "check of a missing file says so with exit 2" {
@@ -366,7 +366,7 @@ CONF
 @test "diagnostics go to stderr, results to stdout" {
         run --separate-stderr "$PXELAB" help render
         [ "$status" -eq 0 ]
-        [ "${lines[0]}" = "Usage: pxelab render PROFILE -o DIR" ]
+        [ "${lines[0]}" = "Usage: pxelab render PROFILE -o DIR [--address A/PREFIX]" ]
         [ -z "$stderr" ]
         run --separate-stderr "$PXELAB" check /nonexistent.conf
         [ "$status" -eq 2 ]

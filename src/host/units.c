@@ -442,8 +442,8 @@ static char *escape_dollars(const char *s) {
         return e;
 }
 
-/* ExecStart: a(sasb) = path, argv (with argv[0]), ignore-failure. */
-static int append_exec_start(sd_bus_message *m, char **argv) {
+/* ExecStart (KEY): a(sasb) = path, argv (with argv[0]), ignore-failure. */
+static int append_exec(sd_bus_message *m, const char *key, char **argv) {
         _cleanup_strv_free_ char **args = NULL;
         size_t n = 0;
 
@@ -455,7 +455,7 @@ static int append_exec_start(sd_bus_message *m, char **argv) {
 
         int r = sd_bus_message_open_container(m, 'r', "sv");
         if (r >= 0)
-                r = sd_bus_message_append(m, "s", "ExecStart");
+                r = sd_bus_message_append(m, "s", key);
         if (r >= 0)
                 r = sd_bus_message_open_container(m, 'v', "a(sasb)");
         if (r >= 0)
@@ -616,7 +616,11 @@ static int append_properties(sd_bus_message *m, const struct unit_spec *spec) {
         if (r >= 0 && spec->environment)
                 r = append_strv(m, "Environment", spec->environment);
         if (r >= 0)
-                r = append_exec_start(m, spec->argv);
+                r = append_exec(m, "ExecStart", spec->argv);
+        if (r >= 0 && spec->exec_start_post)
+                r = append_exec(m, "ExecStartPost", spec->exec_start_post);
+        if (r >= 0 && spec->kill_signal)
+                r = sd_bus_message_append(m, "(sv)", "KillSignal", "i", spec->kill_signal);
         return r;
 }
 

@@ -27,6 +27,9 @@ struct unit_spec {
         char **argv;                    /* NULL-terminated; argv[0] an absolute path;
                                          * passed literally (no $VAR expansion) */
         const char *type;               /* "simple" (NULL), "exec", "notify", "forking" */
+        char **exec_start_post;         /* ExecStartPost= command (argv), run after each
+                                         * start and restart; NULL: none */
+        int kill_signal;                /* KillSignal=; 0: SIGTERM */
         const char *restart;            /* NULL: "on-failure"; "no" for VMs */
         char **read_write_paths;        /* ReadWritePaths= (must exist; "-PATH" if optional) */
         char **read_only_paths;         /* ReadOnlyPaths=, may be NULL */

@@ -31,7 +31,7 @@ struct kind {
 };
 
 /* The kinds, in the order messages list them ("one of: linux, chain, ..."). */
-#define KIND_LIST(X) X(linux) X(chain) X(local) X(shell) X(wimboot) X(windows) X(iso)
+#define KIND_LIST(X) X(linux) X(chain) X(local) X(shell) X(wimboot) X(windows) X(iso) X(iscsi)
 
 #define KIND_DECLARE(n) extern const struct kind kind_##n;
 KIND_LIST(KIND_DECLARE)

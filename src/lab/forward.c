@@ -10,6 +10,7 @@
 #include "host/nft.h"
 #include "host/sysctl.h"
 #include "kinds/kind.h"
+#include "kinds/iscsi.h"
 #include "kinds/windows.h"
 #include "lab/forward.h"
 
@@ -55,12 +56,14 @@ static int forwarding_on(struct lab_record *st) {
 static size_t lab_ports(const struct profile *p, bool udp, uint16_t **ret) {
         const uint16_t *own = udp ? lab_udp_ports : lab_tcp_ports;
         size_t n_own = udp ? ELEMENTSOF(lab_udp_ports) : ELEMENTSOF(lab_tcp_ports), n = 0;
-        uint16_t *v = xcalloc(n_own + 1 + p->bridge.n_allow_host_ports, sizeof(uint16_t));
+        uint16_t *v = xcalloc(n_own + 2 + p->bridge.n_allow_host_ports, sizeof(uint16_t));
 
         for (size_t i = 0; i < n_own; i++)
                 v[n++] = own[i];
         if (!udp && kinds_need(p, "smbd"))
                 v[n++] = WINDOWS_SMB_PORT;
+        if (!udp && kinds_need(p, "tgtd"))
+                v[n++] = ISCSI_PORT;
         for (size_t i = 0; i < p->bridge.n_allow_host_ports; i++)
                 if (p->bridge.allow_host_ports[i].udp == udp)
                         v[n++] = p->bridge.allow_host_ports[i].port;

@@ -17,6 +17,7 @@
 #include "host/symguard.h"
 #include "host/units.h"
 #include "kinds/kind.h"
+#include "kinds/iscsi.h"
 #include "kinds/windows.h"
 #include "lab/forward.h"
 #include "lab/lab.h"
@@ -118,6 +119,13 @@ static int preflight_service_ports(const struct profile *p, const struct lab_rec
                 if (port_in_use(false, p->bridge.addr, 69) > 0) {
                         log_error("Port 69/udp (TFTP) is already in use on this host at %s or on all addresses",
                                   inet_ntop(AF_INET, &p->bridge.addr, a, sizeof(a)));
+                        return -EADDRINUSE;
+                }
+                /* iscsi entries: the lab's tgtd (Debian's own tgt.service takes every address) */
+                if (kinds_need(p, "tgtd") && port_in_use(true, p->bridge.addr, ISCSI_PORT) > 0) {
+                        log_error("Port %d/tcp (iSCSI) is already in use on this host at %s or on all addresses; "
+                                  "stop the host's tgt (systemctl disable --now tgt)",
+                                  ISCSI_PORT, inet_ntop(AF_INET, &p->bridge.addr, a, sizeof(a)));
                         return -EADDRINUSE;
                 }
                 /* windows entries: the lab's smbd (a host Samba on all addresses blocks it) */
@@ -476,6 +484,10 @@ int lab_up_apply(sd_bus *bus, struct lab_up *up) {
         else
                 step("nftables table %s applied%s%s", st->nft_table, uplink ? ", NAT out of " : " (isolated)",
                      uplink ? uplink : "");
+        /* iscsi entries: their missing disk images, before tgtd opens them. */
+        r = iscsi_make_disks(model);
+        if (r < 0)
+                goto fail;
         r = lab_services_apply(bus, p, model, st, &ch, step);
         if (r < 0)
                 goto fail;

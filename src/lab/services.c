@@ -7,6 +7,7 @@
 #include "basic/util.h"
 #include "host/units.h"
 #include "kinds/kind.h"
+#include "kinds/iscsi.h"
 #include "kinds/windows.h"
 #include "lab/services.h"
 
@@ -79,6 +80,8 @@ static bool smbd_wanted(const struct profile *p) {
 static bool dnsmasq_changed(const struct render_changes *ch) { return ch->dnsmasq; }
 static bool nginx_changed(const struct render_changes *ch) { return ch->nginx; }
 static bool smbd_changed(const struct render_changes *ch) { return ch->smbd; }
+static bool tgtd_wanted(const struct profile *p) { return kinds_need(p, "tgtd"); }
+static bool tgtd_changed(const struct render_changes *ch) { return ch->tgtd; }
 
 /* The table: in the order `up` starts them. */
 static const struct lab_service {
@@ -92,9 +95,10 @@ static const struct lab_service {
         { "dnsmasq", always, dnsmasq_changed, dnsmasq_spec },
         { "nginx", always, nginx_changed, nginx_spec },
         { "smbd", smbd_wanted, smbd_changed, windows_smbd_spec },
+        { "tgtd", tgtd_wanted, tgtd_changed, iscsi_tgtd_spec },
 };
 
-const char *const lab_service_names[] = { "dnsmasq", "nginx", "smbd", NULL };
+const char *const lab_service_names[] = { "dnsmasq", "nginx", "smbd", "tgtd", NULL };
 
 /* Boot files and shares in places the sandbox hides: bound in read-only. */
 static char **hidden_paths_of(json_t *model) {
@@ -173,6 +177,7 @@ static int start_service(sd_bus *bus, const struct lab_service *svc_, json_t *mo
         spec.read_write_paths = rw;
         spec.argv = argv;
         r = units_start(bus, &spec);
+        strv_free(spec.exec_start_post);
         if (r < 0)
                 return r;
         if (print_step)

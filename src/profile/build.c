@@ -842,6 +842,7 @@ static void build_host(struct builder *b, cfg_t *cfg, struct host *h, struct use
         _cleanup_opt_ struct opt ip = opt_get(ctx, &s, "ip");
         _cleanup_opt_ struct opt boot = opt_get(ctx, &s, "boot");
         _cleanup_opt_ struct opt loader = opt_get(ctx, &s, "uefi_loader");
+        _cleanup_opt_ struct opt disk = opt_get(ctx, &s, "disk");
         uint32_t a;
 
         h->name = xstrdup(cfg_title(cfg));
@@ -880,6 +881,9 @@ static void build_host(struct builder *b, cfg_t *cfg, struct host *h, struct use
                 h->boot = xstrdup(boot.value);
                 check_boot_ref(b, &boot);
         }
+        /* Which entries take a host's disk is the kinds' business (iscsi.c). */
+        if (disk.value)
+                h->disk = check_path(ctx, &disk, disk.value, b->p->dir);
 }
 
 static void build_vm(struct builder *b, cfg_t *cfg, struct vm_decl *v, struct uses *macs) {

@@ -136,6 +136,7 @@ void profile_free(struct profile *p) {
                 free(p->hosts[i].ip);
                 free(p->hosts[i].boot);
                 free(p->hosts[i].uefi_loader);
+                free(p->hosts[i].disk);
         }
         free(p->hosts);
         for (size_t i = 0; i < p->n_vms; i++) {

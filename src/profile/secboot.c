@@ -21,6 +21,7 @@ const char *secboot_entry_why(const struct boot_entry *e) {
                 const char *kind, *why;
         } why[] = {
                 { "chain", "it chains to a script for iPXE, and Debian's iPXE is unsigned (the firmware refuses it)" },
+                { "iscsi", "iPXE's sanboot is unsigned, and this GRUB does not boot an iSCSI disk" },
                 { "iso", "memdisk and iPXE's sanboot are unsigned, and this GRUB does not boot an ISO over the network" },
                 { "local", "leaving GRUB for the next boot device is the firmware's job: pick the disk in its boot menu" },
                 { "shell", "the iPXE shell is unsigned iPXE" },

@@ -288,7 +288,8 @@ static cfg_opt_t menu_opts[] = {
         OPT_STR("title"), OPT_STR("default"), OPT_INT("timeout"), OPT_LINE, CFG_END(),
 };
 static cfg_opt_t host_opts[] = {
-        OPT_STR("mac"), OPT_STR("ip"), OPT_STR("boot"), OPT_STR("uefi_loader"), OPT_LINE, CFG_END(),
+        OPT_STR("mac"), OPT_STR("ip"), OPT_STR("boot"), OPT_STR("uefi_loader"), OPT_STR("disk"), OPT_LINE,
+        CFG_END(),
 };
 static cfg_opt_t vm_opts[] = {
         OPT_STR("firmware"), OPT_STR("mac"), OPT_INT("memory"), OPT_STR("disk"), OPT_BOOL("autostart"),

@@ -27,6 +27,8 @@ struct host {
         char *ip;                   /* NULL when not fixed */
         char *boot;                 /* NULL: the menu */
         char *uefi_loader;          /* "ipxe" | "shim": its own, else the lab's */
+        char *disk;                 /* its own disk image (absolute), for an entry that
+                                     * boots one (kind iscsi); NULL: none */
         unsigned line;
 };
 

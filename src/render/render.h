@@ -14,6 +14,7 @@ struct render_changes {
         bool dnsmasq;               /* dnsmasq.conf content changed (or is new) */
         bool nginx;                 /* nginx.conf content changed (or is new) */
         bool smbd;                  /* smb.conf, its passdb or user map changed (windows entries) */
+        bool tgtd;                  /* tgt/targets.conf changed (iscsi entries) */
 };
 
 /* KINDS (NULL-terminated) are the boot kinds' parts of the model and the

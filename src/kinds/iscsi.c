@@ -1,0 +1,340 @@
+/* Boot kind `iscsi`. See iscsi.h. */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "basic/json.h"
+#include "basic/log.h"
+#include "basic/rules.h"
+#include "basic/util.h"
+#include "host/units.h"
+#include "kinds/iscsi.h"
+#include "kinds/kind.h"
+#include "kinds/windows.h"
+#include "profile/build.h"
+#include "profile/files.h"
+#include "render/render.h"
+#include "render/template.h"
+
+static const struct kind_key iscsi_keys[] = {
+        { "disk", KIND_KEY_STR }, { "size", KIND_KEY_STR }, { "chap", KIND_KEY_STR }, {},
+};
+
+const struct iscsi_entry *iscsi_of(const struct boot_entry *b) {
+        return b->kind == &kind_iscsi.profile ? b->kind_data : NULL;
+}
+
+static void iscsi_build(struct entry_builder *eb, struct boot_entry *e) {
+        struct iscsi_entry *d = e->kind_data = xcalloc(1, sizeof(*d));
+        const char *size = entry_value(eb, "size"), *chap = entry_value(eb, "chap");
+
+        d->disk = entry_path(eb, "disk", true);
+        if (size) {
+                if (rule_disk_form(size) == DISK_SIZE)
+                        d->size = xstrdup(size);
+                else
+                        entry_problem_value(eb, "size", "is not a disk size (1-6 digits, then M, G or T, e.g. \"40G\")");
+        }
+        if (chap && !streq(chap, "on") && !streq(chap, "off"))
+                entry_problem_value(eb, "chap", "must be one of: on, off");
+        d->chap = chap && streq(chap, "on");
+}
+
+/* A missing image is fine when `up` may make it (a size is given). */
+static void iscsi_check_files(struct entry_checker *ec, struct boot_entry *e) {
+        struct iscsi_entry *d = e->kind_data;
+
+        if (!d->disk || entry_check_missing_ok(ec))
+                return;
+        if (access(d->disk, F_OK) < 0 && !d->size) {
+                entry_check_problem(ec, e, "disk", "does not exist; give size = \"SIZE\" (e.g. \"40G\") and up makes it, sparse");
+                return;
+        }
+        if (access(d->disk, F_OK) < 0) {
+                _cleanup_free_ char *dir = xstrdup(d->disk);
+                char *slash = strrchr(dir, '/');
+                struct stat st;
+                if (slash)
+                        *(slash == dir ? slash + 1 : slash) = 0;
+                if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode))
+                        entry_check_problem(ec, e, "disk", "cannot be made: its directory '%s' does not exist", dir);
+                return;
+        }
+        entry_check_file(ec, e, "disk", &d->disk);
+        if (d->disk && access(d->disk, F_OK) == 0 && access(d->disk, W_OK) < 0)
+                entry_check_problem(ec, e, "disk", "is not writable: a machine boots and writes it");
+}
+
+static void iscsi_done(struct boot_entry *e) {
+        struct iscsi_entry *d = e->kind_data;
+        if (!d)
+                return;
+        free(d->disk);
+        free(d->size);
+        free(d);
+}
+
+unsigned iscsi_control_port(const char *lab) {
+        uint32_t h = 2166136261u;
+        for (const char *c = lab; *c; c++)
+                h = (h ^ (uint8_t) *c) * 16777619u;
+        return 1000 + h % 30000;
+}
+
+/* "iqn.2026-12.lab.pxelab:LAB:NAME", '_' (not allowed in an IQN) as '.'. */
+static char *iqn_of(const char *lab, const char *name) {
+        char *s = xasprintf("%s:%s:%s", ISCSI_IQN_PREFIX, lab, name);
+        for (char *c = s; *c; c++)
+                if (*c == '_')
+                        *c = '.';
+        return s;
+}
+
+static const struct boot_entry *entry_named(const struct profile *p, const char *name) {
+        for (size_t i = 0; name && i < p->n_boots; i++)
+                if (streq(p->boots[i].name, name))
+                        return &p->boots[i];
+        return NULL;
+}
+
+static char *target_url(const struct profile *p, const char *iqn) {
+        char a[INET_ADDRSTRLEN];
+        /* tgt's LUN 0 is its controller; the disk is LUN 1. */
+        return xasprintf("iscsi:%s:::1:%s", inet_ntop(AF_INET, &p->bridge.addr, a, sizeof(a)), iqn);
+}
+
+/* The hosts that boot entry B: each with its own disk, or none may share it. */
+static int iscsi_model(const struct model_entry *m, json_t *o) {
+        const struct profile *p = m->p;
+        const struct iscsi_entry *d = m->b->kind_data;
+        _cleanup_free_ char *iqn = iqn_of(p->lab, m->b->name), *url = target_url(p, iqn);
+        const struct host *shared = NULL;
+        json_t *hosts = json_array();
+
+        for (size_t i = 0; i < p->n_hosts; i++) {
+                const struct host *h = &p->hosts[i];
+                if (!h->boot || !streq(h->boot, m->b->name))
+                        continue;
+                if (h->disk) {
+                        _cleanup_free_ char *hi = iqn_of(p->lab, h->name), *hu = target_url(p, hi);
+                        json_array_append_new(hosts, json_pack("{s:s, s:s, s:s}", "mac", h->mac, "iqn", hi, "url", hu));
+                        continue;
+                }
+                if (shared) {
+                        log_error("%s:%u: host.%s: boots entry '%s' without a disk of its own, as host '%s' does: two "
+                                  "machines would write one disk (and corrupt it); give each a disk = \"PATH\"",
+                                  p->path, h->line, h->name, m->b->name, shared->name);
+                        json_decref(hosts);
+                        return -EINVAL;
+                }
+                shared = h;
+        }
+        json_object_set_new(o, "iscsi", json_pack("{s:s, s:s, s:o, s:b}", "iqn", iqn, "url", url, "hosts", hosts,
+                                                  "chap", d->chap));
+        return 0;
+}
+
+static bool lab_chap(const struct profile *p) {
+        for (size_t i = 0; i < p->n_boots; i++)
+                if (iscsi_of(&p->boots[i]) && iscsi_of(&p->boots[i])->chap)
+                        return true;
+        return false;
+}
+
+static json_t *target_json(const struct profile *p, unsigned tid, const char *name, const struct iscsi_entry *d,
+                           const char *disk) {
+        const char *size = d->size;
+        _cleanup_free_ char *iqn = iqn_of(p->lab, name);
+        _cleanup_free_ char *real = realpath(disk, NULL);
+        json_t *t = json_pack("{s:i, s:s, s:s, s:b}", "tid", (int) tid, "iqn", iqn, "path", real ? real : disk,
+                              "chap", d->chap);
+        if (size)
+                json_object_set_new(t, "size", json_string(size));
+        return t;
+}
+
+/* "iscsi": enabled, control_port, portal, initiators (the lab's subnet),
+ * conf, chap, user, credentials, targets[] {tid, iqn, path, size}. */
+static json_t *iscsi_lab_model(const struct profile *p, const char *run_dir, const char *state_dir) {
+        char a[INET_ADDRSTRLEN];
+        struct in_addr net = { .s_addr = p->bridge.addr.s_addr & htonl(rule_netmask(p->bridge.prefix)) };
+        _cleanup_free_ char *conf = path_join(run_dir, "tgt/targets.conf"),
+                            *cred = path_join(state_dir, "iscsi-chap");
+        json_t *targets = json_array(), *o;
+        unsigned tid = 1;
+
+        for (size_t i = 0; i < p->n_boots; i++) {
+                const struct iscsi_entry *d = iscsi_of(&p->boots[i]);
+                if (d && d->disk)
+                        json_array_append_new(targets, target_json(p, tid++, p->boots[i].name, d, d->disk));
+        }
+        for (size_t i = 0; i < p->n_hosts; i++) {
+                const struct boot_entry *b = entry_named(p, p->hosts[i].boot);
+                const struct iscsi_entry *d = b ? iscsi_of(b) : NULL;
+                if (d && p->hosts[i].disk)
+                        json_array_append_new(targets,
+                                              target_json(p, tid++, p->hosts[i].name, d, p->hosts[i].disk));
+        }
+        o = json_pack("{s:b, s:i, s:s, s:s, s:s, s:b, s:s, s:s, s:o}", "enabled", json_array_size(targets) > 0,
+                      "control_port", (int) iscsi_control_port(p->lab), "portal", "", "initiators", "", "conf", conf,
+                      "chap", lab_chap(p), "user", ISCSI_CHAP_USER, "credentials", cred, "targets", targets);
+        json_object_set_new(o, "portal", json_sprintf("%s:%d", inet_ntop(AF_INET, &p->bridge.addr, a, sizeof(a)),
+                                                      ISCSI_PORT));
+        json_object_set_new(o, "initiators", json_sprintf("%s/%u", inet_ntop(AF_INET, &net, a, sizeof(a)),
+                                                          p->bridge.prefix));
+        return o;
+}
+
+/* The CHAP secret, made once per lab (STATE/iscsi-chap, 0600), 16
+ * characters: what Windows' initiator accepts (12-16). */
+static int chap_secret(const char *path, char ret[static 17]) {
+        _cleanup_free_ char *content = NULL;
+        char pw[WINDOWS_PASSWORD_LEN + 1];
+        int r;
+
+        if (read_file(path, &content, NULL) >= 0 && strlen(content) >= 16) {
+                bool ok = true;
+                for (size_t i = 0; i < 16 && ok; i++)
+                        ok = isalnum((unsigned char) content[i]);
+                if (ok) {
+                        memcpy(ret, content, 16);
+                        ret[16] = 0;
+                        return 0;
+                }
+        }
+        r = windows_password_new(pw);
+        if (r < 0)
+                return log_error_errno(r, "Failed to make a CHAP secret");
+        memcpy(ret, pw, 16);
+        ret[16] = 0;
+        explicit_bzero(pw, sizeof(pw));
+        r = write_file_atomic(path, ret, 16, 0600);
+        if (r < 0)
+                return log_error_errno(r, "Failed to write '%s'", path);
+        return 0;
+}
+
+/* targets.conf, and with CHAP the entries' scripts again with the secret
+ * (they were rendered without it). */
+static int iscsi_render(const struct profile *p, json_t *model, struct render_changes *changes) {
+        json_t *iscsi = json_object_get(model, "iscsi"), *e;
+        const char *run = json_str(json_object_get(model, "dirs"), "run");
+        _cleanup_free_ char *dir = path_join(run, "tgt");
+        char secret[17] = "";
+        size_t i;
+        int r;
+
+        r = rm_rf(dir);
+        if (r < 0)
+                return log_error_errno(r, "Failed to remove '%s'", dir);
+        if (!json_is_true(json_object_get(iscsi, "enabled")))
+                return 0;
+        r = mkdir_p(dir, 0700);
+        if (r < 0)
+                return log_error_errno(r, "Failed to create '%s'", dir);
+        if (json_is_true(json_object_get(iscsi, "chap"))) {
+                r = chap_secret(json_str(iscsi, "credentials"), secret);
+                if (r < 0)
+                        return r;
+                json_object_set_new(iscsi, "password", json_string(secret));
+        }
+        r = template_render_to(p, "targets.conf", model, json_str(iscsi, "conf"), 0600, &changes->tgtd);
+        json_array_foreach(json_object_get(model, "boots"), i, e) {
+                _cleanup_free_ char *dst = NULL;
+                if (r < 0 || !secret[0] || !streq(json_str(e, "kind"), "iscsi"))
+                        continue;
+                dst = xasprintf("%s/http/%s", run, json_str(e, "script"));
+                json_object_set(model, "entry", e);
+                r = template_render_to(p, "entry-iscsi.ipxe", model, dst, 0644, NULL);
+                json_object_del(model, "entry");
+        }
+        json_object_del(iscsi, "password");
+        explicit_bzero(secret, sizeof(secret));
+        return r;
+}
+
+int iscsi_make_disks(json_t *model) {
+        json_t *t;
+        size_t i;
+
+        json_array_foreach(json_object_get(json_object_get(model, "iscsi"), "targets"), i, t) {
+                const char *path = json_str(t, "path"), *size = json_str(t, "size");
+                unsigned long long n;
+                char unit;
+                int fd;
+
+                if (!size || access(path, F_OK) == 0)
+                        continue;
+                fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+                if (fd < 0) {
+                        if (errno == EEXIST)
+                                continue;
+                        return log_error_errno(errno, "Failed to create disk image '%s'", path);
+                }
+                n = strtoull(size, NULL, 10);
+                unit = size[strspn(size, "0123456789")];
+                n <<= unit == 'M' ? 20 : unit == 'G' ? 30 : 40;
+                if (ftruncate(fd, (off_t) n) < 0) {
+                        int e = errno;
+                        close(fd);
+                        unlink(path);
+                        return log_error_errno(e, "Failed to size disk image '%s' to %s", path, size);
+                }
+                close(fd);
+                log_info("Created disk image %s (%s, sparse)", path, size);
+        }
+        return 0;
+}
+
+/* tgtd in the foreground on the lab's address only; tgt-admin loads the
+ * targets after every start, so a tgtd that died comes back with them.
+ * tgtd ignores SIGTERM while it has targets: it is killed. */
+int iscsi_tgtd_spec(json_t *model, struct unit_spec *s, char ***argv, char ***rw) {
+        static char *af[] = { "AF_UNIX", "AF_INET", "AF_INET6", NULL };
+        json_t *iscsi = json_object_get(model, "iscsi"), *t;
+        unsigned port = (unsigned) json_integer_value(json_object_get(iscsi, "control_port"));
+        size_t i, n = 0;
+
+        *rw = xcalloc(json_array_size(json_object_get(iscsi, "targets")) + 2, sizeof(char *));
+        (*rw)[n++] = xstrdup("/run/tgtd");
+        json_array_foreach(json_object_get(iscsi, "targets"), i, t)
+                (*rw)[n++] = xstrdup(json_str(t, "path"));
+        (void) mkdir_p("/run/tgtd", 0755);
+        *argv = xcalloc(7, sizeof(char *));
+        (*argv)[0] = xstrdup("/usr/sbin/tgtd");
+        (*argv)[1] = xstrdup("-f");
+        (*argv)[2] = xstrdup("--iscsi");
+        (*argv)[3] = xasprintf("portal=%s", json_str(iscsi, "portal"));
+        (*argv)[4] = xstrdup("-C");
+        (*argv)[5] = xasprintf("%u", port);
+        s->exec_start_post = xcalloc(7, sizeof(char *));
+        s->exec_start_post[0] = xstrdup("/usr/sbin/tgt-admin");
+        s->exec_start_post[1] = xstrdup("-C");
+        s->exec_start_post[2] = xasprintf("%u", port);
+        s->exec_start_post[3] = xstrdup("-e");
+        s->exec_start_post[4] = xstrdup("-c");
+        s->exec_start_post[5] = xstrdup(json_str(iscsi, "conf"));
+        s->kill_signal = SIGKILL;
+        /* Ready (sd_notify) before tgt-admin talks to its control socket. */
+        s->type = "notify";
+        s->description = "pxelab iSCSI targets";
+        s->capabilities = 0;
+        s->address_families = af;
+        return 0;
+}
+
+static const char *const iscsi_services[] = { "tgtd", NULL };
+
+const struct kind kind_iscsi = {
+        .profile = { .name = "iscsi", .keys = iscsi_keys, .build = iscsi_build, .check_files = iscsi_check_files,
+                     .done = iscsi_done },
+        .render = { .name = "iscsi", .entry_model = iscsi_model, .lab_key = "iscsi", .lab_model = iscsi_lab_model,
+                    .render = iscsi_render },
+        .services = iscsi_services,
+};

@@ -109,13 +109,67 @@ static char *target_url(const struct profile *p, const char *iqn) {
         return xasprintf("iscsi:%s:::1:%s", inet_ntop(AF_INET, &p->bridge.addr, a, sizeof(a)), iqn);
 }
 
+/* Two targets on one image would be two machines writing one disk: every
+ * disk of the lab's iscsi entries and their hosts is a different file.
+ * Checked once, for the first iscsi entry. */
+static int check_disks_unique(const struct profile *p) {
+        size_t n = 0, cap = p->n_boots + p->n_hosts;
+        _cleanup_free_ char **real = xcalloc(cap + 1, sizeof(char *));
+        _cleanup_free_ const char **field = xcalloc(cap + 1, sizeof(char *));
+        _cleanup_free_ unsigned *line = xcalloc(cap + 1, sizeof(unsigned));
+        _cleanup_free_ const char **what = xcalloc(cap + 1, sizeof(char *));
+        int r = 0;
+
+        for (size_t i = 0; i < p->n_boots; i++) {
+                const struct iscsi_entry *d = iscsi_of(&p->boots[i]);
+                if (!d || !d->disk)
+                        continue;
+                real[n] = realpath(d->disk, NULL);
+                if (!real[n])
+                        real[n] = xstrdup(d->disk);
+                field[n] = p->boots[i].name;
+                what[n] = "boot";
+                line[n++] = p->boots[i].line;
+        }
+        for (size_t i = 0; i < p->n_hosts; i++) {
+                const struct boot_entry *b = entry_named(p, p->hosts[i].boot);
+                if (!b || !iscsi_of(b) || !p->hosts[i].disk)
+                        continue;
+                real[n] = realpath(p->hosts[i].disk, NULL);
+                if (!real[n])
+                        real[n] = xstrdup(p->hosts[i].disk);
+                field[n] = p->hosts[i].name;
+                what[n] = "host";
+                line[n++] = p->hosts[i].line;
+        }
+        for (size_t i = 0; i < n && r == 0; i++)
+                for (size_t j = 0; j < i && r == 0; j++)
+                        if (streq(real[i], real[j])) {
+                                log_error("%s:%u: %s.%s.disk: '%s' is also the disk of '%s': two machines would "
+                                          "write one disk (and corrupt it); give each its own image",
+                                          p->path, line[i], what[i], field[i], real[i], field[j]);
+                                r = -EINVAL;
+                        }
+        for (size_t i = 0; i < n; i++)
+                free(real[i]);
+        return r;
+}
+
 /* The hosts that boot entry B: each with its own disk, or none may share it. */
 static int iscsi_model(const struct model_entry *m, json_t *o) {
         const struct profile *p = m->p;
         const struct iscsi_entry *d = m->b->kind_data;
         _cleanup_free_ char *iqn = iqn_of(p->lab, m->b->name), *url = target_url(p, iqn);
         const struct host *shared = NULL;
-        json_t *hosts = json_array();
+        json_t *hosts;
+
+        for (size_t i = 0; i < p->n_boots; i++)
+                if (iscsi_of(&p->boots[i])) {
+                        if (&p->boots[i] == m->b && check_disks_unique(p) < 0)
+                                return -EINVAL;
+                        break;
+                }
+        hosts = json_array();
 
         for (size_t i = 0; i < p->n_hosts; i++) {
                 const struct host *h = &p->hosts[i];

@@ -165,6 +165,16 @@ capacity() {
         run --separate-stderr "$PXELAB" check "$PROFILE_DIR/shared.conf"
         [ "$status" -eq 2 ]
         [[ "$stderr" == "$PROFILE_DIR/shared.conf:5: host.b: boots entry 'disk' without a disk of its own, as host 'a' does"* ]]
+        # One image as two targets' disks is the same thing.
+        {
+                echo 'lab = "isc3"'
+                echo 'bridge { address = "10.68.9.1/24" }'
+                echo 'boot "disk" { kind = "iscsi" disk = "base.img" }'
+                echo 'host "a" { mac = "52:54:00:68:09:01" boot = "disk" disk = "./base.img" }'
+        } > "$PROFILE_DIR/same.conf"
+        run --separate-stderr "$PXELAB" check "$PROFILE_DIR/same.conf"
+        [ "$status" -eq 2 ]
+        [ "$stderr" = "$PROFILE_DIR/same.conf:4: host.a.disk: '$PROFILE_DIR/base.img' is also the disk of 'disk': two machines would write one disk (and corrupt it); give each its own image" ]
 }
 
 @test "iscsi: down stops tgtd and leaves the images" {

@@ -31,6 +31,36 @@ static void print_clients(json_t *clients) {
         }
 }
 
+/* iSCSI: each target, its disk and who is logged in. */
+static void print_iscsi(json_t *iscsi) {
+        json_t *t, *x;
+        size_t i, j;
+
+        if (!iscsi)
+                return;
+        printf("  iscsi:    %s%s%s\n", json_string_value(json_object_get(iscsi, "portal")),
+               json_object_get(iscsi, "error") ? " !! " : "",
+               json_object_get(iscsi, "error") ? json_string_value(json_object_get(iscsi, "error")) : "");
+        json_array_foreach(json_object_get(iscsi, "targets"), i, t) {
+                printf("  target:   %s", json_string_value(json_object_get(t, "iqn")));
+                json_array_foreach(json_object_get(t, "luns"), j, x)
+                        printf(" lun %lld %s %s", json_integer_value(json_object_get(x, "lun")),
+                               json_string_value(json_object_get(x, "size")),
+                               json_string_value(json_object_get(x, "path")));
+                if (json_array_size(json_object_get(t, "initiators")) == 0)
+                        printf(", no initiator");
+                printf("\n");
+                json_array_foreach(json_object_get(t, "initiators"), j, x) {
+                        json_t *a;
+                        size_t k;
+                        printf("            initiator %s from", json_string_value(json_object_get(x, "iqn")));
+                        json_array_foreach(json_object_get(x, "addresses"), k, a)
+                                printf(" %s", json_string_value(a));
+                        printf("\n");
+                }
+        }
+}
+
 static void print_human(json_t *o) {
         json_t *u, *a, *l, *v, *br = json_object_get(o, "bridge"), *nft = json_object_get(o, "nft");
         size_t i;
@@ -85,6 +115,7 @@ static void print_human(json_t *o) {
                        json_object_get(v, "tap") ? json_string_value(json_object_get(v, "tap")) : "-",
                        json_string_value(json_object_get(v, "active_state")),
                        json_string_value(json_object_get(v, "log")));
+        print_iscsi(json_object_get(o, "iscsi"));
         if (json_array_size(json_object_get(o, "leases")) == 0)
                 printf("  leases:   none yet\n");
         print_clients(json_object_get(o, "clients"));

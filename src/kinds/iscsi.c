@@ -12,29 +12,34 @@
 #include "basic/json.h"
 #include "basic/log.h"
 #include "basic/rules.h"
+#include "basic/secret.h"
 #include "basic/util.h"
 #include "host/units.h"
 #include "kinds/iscsi.h"
 #include "kinds/kind.h"
-#include "kinds/windows.h"
 #include "profile/build.h"
 #include "profile/files.h"
 #include "render/render.h"
 #include "render/template.h"
 
-static const struct kind_key iscsi_keys[] = {
-        { "disk", KIND_KEY_STR }, { "size", KIND_KEY_STR }, { "chap", KIND_KEY_STR }, {},
-};
+static const struct kind_key iscsi_keys[] = { ISCSI_DISK_KEYS, {} };
 
-const struct iscsi_entry *iscsi_of(const struct boot_entry *b) {
-        return b->kind == &kind_iscsi.profile ? b->kind_data : NULL;
+const struct iscsi_entry *iscsi_disk_of(const struct boot_entry *b) {
+        const struct kind *k = kind_of(b);
+        return k && k->iscsi ? k->iscsi(b) : NULL;
 }
 
-static void iscsi_build(struct entry_builder *eb, struct boot_entry *e) {
-        struct iscsi_entry *d = e->kind_data = xcalloc(1, sizeof(*d));
+bool iscsi_lab_uses(const struct profile *p) {
+        for (size_t i = 0; i < p->n_boots; i++)
+                if (iscsi_disk_of(&p->boots[i]))
+                        return true;
+        return false;
+}
+
+void iscsi_disk_build(struct entry_builder *eb, struct iscsi_entry *d, bool disk_required) {
         const char *size = entry_value(eb, "size"), *chap = entry_value(eb, "chap");
 
-        d->disk = entry_path(eb, "disk", true);
+        d->disk = entry_path(eb, "disk", disk_required);
         if (size) {
                 if (rule_disk_form(size) == DISK_SIZE)
                         d->size = xstrdup(size);
@@ -46,10 +51,13 @@ static void iscsi_build(struct entry_builder *eb, struct boot_entry *e) {
         d->chap = chap && streq(chap, "on");
 }
 
-/* A missing image is fine when `up` may make it (a size is given). */
-static void iscsi_check_files(struct entry_checker *ec, struct boot_entry *e) {
-        struct iscsi_entry *d = e->kind_data;
+static void iscsi_build(struct entry_builder *eb, struct boot_entry *e) {
+        struct iscsi_entry *d = e->kind_data = xcalloc(1, sizeof(*d));
+        iscsi_disk_build(eb, d, true);
+}
 
+/* A missing image is fine when `up` may make it (a size is given). */
+void iscsi_disk_check_files(struct entry_checker *ec, const struct boot_entry *e, struct iscsi_entry *d) {
         if (!d->disk || entry_check_missing_ok(ec))
                 return;
         if (access(d->disk, F_OK) < 0 && !d->size) {
@@ -71,13 +79,25 @@ static void iscsi_check_files(struct entry_checker *ec, struct boot_entry *e) {
                 entry_check_problem(ec, e, "disk", "is not writable: a machine boots and writes it");
 }
 
-static void iscsi_done(struct boot_entry *e) {
-        struct iscsi_entry *d = e->kind_data;
+static void iscsi_check_files(struct entry_checker *ec, struct boot_entry *e) {
+        iscsi_disk_check_files(ec, e, e->kind_data);
+}
+
+void iscsi_disk_clear(struct iscsi_entry *d) {
         if (!d)
                 return;
         free(d->disk);
         free(d->size);
-        free(d);
+        d->disk = d->size = NULL;
+}
+
+static const struct iscsi_entry *iscsi_own(const struct boot_entry *b) {
+        return b->kind_data;
+}
+
+static void iscsi_done(struct boot_entry *e) {
+        iscsi_disk_clear(e->kind_data);
+        free(e->kind_data);
 }
 
 unsigned iscsi_control_port(const char *lab) {
@@ -110,9 +130,9 @@ static char *target_url(const struct profile *p, const char *iqn) {
 }
 
 /* Two targets on one image would be two machines writing one disk: every
- * disk of the lab's iscsi entries and their hosts is a different file.
- * Checked once, for the first iscsi entry. */
-static int check_disks_unique(const struct profile *p) {
+ * disk of the lab's entries and their hosts is a different file. A host's
+ * disk is for an entry that attaches one: elsewhere it would be ignored. */
+static int check_disks(const struct profile *p) {
         size_t n = 0, cap = p->n_boots + p->n_hosts;
         _cleanup_free_ char **real = xcalloc(cap + 1, sizeof(char *));
         _cleanup_free_ const char **field = xcalloc(cap + 1, sizeof(char *));
@@ -120,8 +140,21 @@ static int check_disks_unique(const struct profile *p) {
         _cleanup_free_ const char **what = xcalloc(cap + 1, sizeof(char *));
         int r = 0;
 
+        for (size_t i = 0; i < p->n_hosts && r == 0; i++) {
+                const struct host *h = &p->hosts[i];
+                _cleanup_free_ char *key = xasprintf("host.%s.disk", h->name);
+                const struct boot_entry *b = entry_named(p, h->boot);
+                unsigned l = profile_line(p, key);
+                if (h->disk && (!b || !iscsi_disk_of(b))) {
+                        log_error("%s:%u: %s: '%s' is for a host that boots an iscsi entry or a windows entry with "
+                                  "install_to = \"iscsi\"; %s",
+                                  p->path, l ? l : h->line, key, h->disk,
+                                  b ? "this host's entry attaches no disk" : "this host has no boot entry");
+                        r = -EINVAL;
+                }
+        }
         for (size_t i = 0; i < p->n_boots; i++) {
-                const struct iscsi_entry *d = iscsi_of(&p->boots[i]);
+                const struct iscsi_entry *d = iscsi_disk_of(&p->boots[i]);
                 if (!d || !d->disk)
                         continue;
                 real[n] = realpath(d->disk, NULL);
@@ -133,7 +166,7 @@ static int check_disks_unique(const struct profile *p) {
         }
         for (size_t i = 0; i < p->n_hosts; i++) {
                 const struct boot_entry *b = entry_named(p, p->hosts[i].boot);
-                if (!b || !iscsi_of(b) || !p->hosts[i].disk)
+                if (!b || !iscsi_disk_of(b) || !p->hosts[i].disk)
                         continue;
                 real[n] = realpath(p->hosts[i].disk, NULL);
                 if (!real[n])
@@ -155,21 +188,13 @@ static int check_disks_unique(const struct profile *p) {
         return r;
 }
 
-/* The hosts that boot entry B: each with its own disk, or none may share it. */
-static int iscsi_model(const struct model_entry *m, json_t *o) {
+/* The hosts that boot the entry: each with its own disk, or one at most
+ * without (it gets the entry's disk; with none, every host needs one). */
+int iscsi_disk_model(const struct model_entry *m, const struct iscsi_entry *d, json_t *o) {
         const struct profile *p = m->p;
-        const struct iscsi_entry *d = m->b->kind_data;
-        _cleanup_free_ char *iqn = iqn_of(p->lab, m->b->name), *url = target_url(p, iqn);
+        _cleanup_free_ char *iqn = iqn_of(p->lab, m->b->name), *url = d->disk ? target_url(p, iqn) : NULL;
         const struct host *shared = NULL;
-        json_t *hosts;
-
-        for (size_t i = 0; i < p->n_boots; i++)
-                if (iscsi_of(&p->boots[i])) {
-                        if (&p->boots[i] == m->b && check_disks_unique(p) < 0)
-                                return -EINVAL;
-                        break;
-                }
-        hosts = json_array();
+        json_t *hosts = json_array(), *v;
 
         for (size_t i = 0; i < p->n_hosts; i++) {
                 const struct host *h = &p->hosts[i];
@@ -180,6 +205,13 @@ static int iscsi_model(const struct model_entry *m, json_t *o) {
                         json_array_append_new(hosts, json_pack("{s:s, s:s, s:s}", "mac", h->mac, "iqn", hi, "url", hu));
                         continue;
                 }
+                if (!d->disk) {
+                        log_error("%s:%u: host.%s: boots entry '%s', which has no disk of its own, without a disk: "
+                                  "give the host a disk = \"PATH\" (and size = \"SIZE\" on the entry to make it)",
+                                  p->path, h->line, h->name, m->b->name);
+                        json_decref(hosts);
+                        return -EINVAL;
+                }
                 if (shared) {
                         log_error("%s:%u: host.%s: boots entry '%s' without a disk of its own, as host '%s' does: two "
                                   "machines would write one disk (and corrupt it); give each a disk = \"PATH\"",
@@ -189,14 +221,19 @@ static int iscsi_model(const struct model_entry *m, json_t *o) {
                 }
                 shared = h;
         }
-        json_object_set_new(o, "iscsi", json_pack("{s:s, s:s, s:o, s:b}", "iqn", iqn, "url", url, "hosts", hosts,
-                                                  "chap", d->chap));
+        v = json_pack("{s:s, s:s, s:b, s:o, s:b}", "iqn", iqn, "url", url ? url : "", "has_disk", d->disk != NULL,
+                      "hosts", hosts, "chap", d->chap);
+        json_object_set_new(o, "iscsi", v);
         return 0;
+}
+
+static int iscsi_model(const struct model_entry *m, json_t *o) {
+        return iscsi_disk_model(m, m->b->kind_data, o);
 }
 
 static bool lab_chap(const struct profile *p) {
         for (size_t i = 0; i < p->n_boots; i++)
-                if (iscsi_of(&p->boots[i]) && iscsi_of(&p->boots[i])->chap)
+                if (iscsi_disk_of(&p->boots[i]) && iscsi_disk_of(&p->boots[i])->chap)
                         return true;
         return false;
 }
@@ -220,17 +257,21 @@ static json_t *iscsi_lab_model(const struct profile *p, const char *run_dir, con
         struct in_addr net = { .s_addr = p->bridge.addr.s_addr & htonl(rule_netmask(p->bridge.prefix)) };
         _cleanup_free_ char *conf = path_join(run_dir, "tgt/targets.conf"),
                             *cred = path_join(state_dir, "iscsi-chap");
-        json_t *targets = json_array(), *o;
+        json_t *targets, *o;
         unsigned tid = 1;
 
+        if (check_disks(p) < 0)
+                return NULL;
+        targets = json_array();
+
         for (size_t i = 0; i < p->n_boots; i++) {
-                const struct iscsi_entry *d = iscsi_of(&p->boots[i]);
+                const struct iscsi_entry *d = iscsi_disk_of(&p->boots[i]);
                 if (d && d->disk)
                         json_array_append_new(targets, target_json(p, tid++, p->boots[i].name, d, d->disk));
         }
         for (size_t i = 0; i < p->n_hosts; i++) {
                 const struct boot_entry *b = entry_named(p, p->hosts[i].boot);
-                const struct iscsi_entry *d = b ? iscsi_of(b) : NULL;
+                const struct iscsi_entry *d = b ? iscsi_disk_of(b) : NULL;
                 if (d && p->hosts[i].disk)
                         json_array_append_new(targets,
                                               target_json(p, tid++, p->hosts[i].name, d, p->hosts[i].disk));
@@ -249,7 +290,6 @@ static json_t *iscsi_lab_model(const struct profile *p, const char *run_dir, con
  * characters: what Windows' initiator accepts (12-16). */
 static int chap_secret(const char *path, char ret[static 17]) {
         _cleanup_free_ char *content = NULL;
-        char pw[WINDOWS_PASSWORD_LEN + 1];
         int r;
 
         if (read_file(path, &content, NULL) >= 0 && strlen(content) >= 16) {
@@ -262,20 +302,17 @@ static int chap_secret(const char *path, char ret[static 17]) {
                         return 0;
                 }
         }
-        r = windows_password_new(pw);
+        r = secret_new(ret, 16);
         if (r < 0)
                 return log_error_errno(r, "Failed to make a CHAP secret");
-        memcpy(ret, pw, 16);
-        ret[16] = 0;
-        explicit_bzero(pw, sizeof(pw));
         r = write_file_atomic(path, ret, 16, 0600);
         if (r < 0)
                 return log_error_errno(r, "Failed to write '%s'", path);
         return 0;
 }
 
-/* targets.conf, and with CHAP the entries' scripts again with the secret
- * (they were rendered without it). */
+/* targets.conf, and with CHAP the scripts of the entries that attach a
+ * disk again, with the secret (they were rendered without it). */
 static int iscsi_render(const struct profile *p, json_t *model, struct render_changes *changes) {
         json_t *iscsi = json_object_get(model, "iscsi"), *e;
         const char *run = json_str(json_object_get(model, "dirs"), "run");
@@ -300,12 +337,13 @@ static int iscsi_render(const struct profile *p, json_t *model, struct render_ch
         }
         r = template_render_to(p, "targets.conf", model, json_str(iscsi, "conf"), 0600, &changes->tgtd);
         json_array_foreach(json_object_get(model, "boots"), i, e) {
-                _cleanup_free_ char *dst = NULL;
-                if (r < 0 || !secret[0] || !streq(json_str(e, "kind"), "iscsi"))
+                _cleanup_free_ char *dst = NULL, *tmpl = NULL;
+                if (r < 0 || !secret[0] || !json_is_true(json_object_get(json_object_get(e, "iscsi"), "chap")))
                         continue;
                 dst = xasprintf("%s/http/%s", run, json_str(e, "script"));
+                tmpl = xasprintf("entry-%s.ipxe", json_str(e, "kind"));
                 json_object_set(model, "entry", e);
-                r = template_render_to(p, "entry-iscsi.ipxe", model, dst, 0644, NULL);
+                r = template_render_to(p, tmpl, model, dst, 0644, NULL);
                 json_object_del(model, "entry");
         }
         json_object_del(iscsi, "password");
@@ -346,6 +384,8 @@ int iscsi_make_disks(json_t *model) {
         return 0;
 }
 
+#define ISCSI_RUN_DIR "/run/tgtd"
+
 /* tgtd in the foreground on the lab's address only; tgt-admin loads the
  * targets after every start, so a tgtd that died comes back with them.
  * tgtd ignores SIGTERM while it has targets: it is killed. */
@@ -353,13 +393,25 @@ int iscsi_tgtd_spec(json_t *model, struct unit_spec *s, char ***argv, char ***rw
         static char *af[] = { "AF_UNIX", "AF_INET", "AF_INET6", NULL };
         json_t *iscsi = json_object_get(model, "iscsi"), *t;
         unsigned port = (unsigned) json_integer_value(json_object_get(iscsi, "control_port"));
-        size_t i, n = 0;
+        size_t i, n = 0, h = 0, cap = json_array_size(json_object_get(iscsi, "targets")) + 2;
+        int r;
 
-        *rw = xcalloc(json_array_size(json_object_get(iscsi, "targets")) + 2, sizeof(char *));
-        (*rw)[n++] = xstrdup("/run/tgtd");
-        json_array_foreach(json_object_get(iscsi, "targets"), i, t)
-                (*rw)[n++] = xstrdup(json_str(t, "path"));
-        (void) mkdir_p("/run/tgtd", 0755);
+        /* Its control socket's directory, which Debian's tgt.service would make. */
+        r = mkdir_p(ISCSI_RUN_DIR, 0755);
+        if (r < 0)
+                return log_error_errno(r, "Failed to create '%s'", ISCSI_RUN_DIR);
+        /* The disks: writable; those where the sandbox hides them (homes,
+         * /tmp) bound in. */
+        *rw = xcalloc(cap, sizeof(char *));
+        s->hidden_rw_paths = xcalloc(cap, sizeof(char *));
+        (*rw)[n++] = xstrdup(ISCSI_RUN_DIR);
+        json_array_foreach(json_object_get(iscsi, "targets"), i, t) {
+                const char *path = json_str(t, "path");
+                if (units_path_hidden(path))
+                        s->hidden_rw_paths[h++] = xstrdup(path);
+                else
+                        (*rw)[n++] = xstrdup(path);
+        }
         *argv = xcalloc(7, sizeof(char *));
         (*argv)[0] = xstrdup("/usr/sbin/tgtd");
         (*argv)[1] = xstrdup("-f");
@@ -383,12 +435,10 @@ int iscsi_tgtd_spec(json_t *model, struct unit_spec *s, char ***argv, char ***rw
         return 0;
 }
 
-static const char *const iscsi_services[] = { "tgtd", NULL };
-
 const struct kind kind_iscsi = {
         .profile = { .name = "iscsi", .keys = iscsi_keys, .build = iscsi_build, .check_files = iscsi_check_files,
                      .done = iscsi_done },
+        .iscsi = iscsi_own,
         .render = { .name = "iscsi", .entry_model = iscsi_model, .lab_key = "iscsi", .lab_model = iscsi_lab_model,
                     .render = iscsi_render },
-        .services = iscsi_services,
 };

@@ -22,12 +22,17 @@
 #include "profile/profile.h"
 #include "render/model.h"
 
+struct iscsi_entry;
+
 struct kind {
         struct profile_kind profile;
         struct render_kind render;
         /* The services the lab runs for an entry of this kind, besides
          * dnsmasq and nginx; NULL-terminated, or NULL for none. */
         const char *const *services;
+        /* The iSCSI disk an entry of this kind attaches (kinds/iscsi.h),
+         * or NULL; NULL: the kind attaches none. */
+        const struct iscsi_entry *(*iscsi)(const struct boot_entry *b);
 };
 
 /* The kinds, in the order messages list them ("one of: linux, chain, ..."). */

@@ -10,7 +10,9 @@
 
 #include "basic/json.h"
 #include "basic/log.h"
+#include "basic/secret.h"
 #include "basic/names.h"
+#include "kinds/iscsi.h"
 #include "kinds/kind.h"
 #include "kinds/wimboot.h"
 #include "profile/build.h"
@@ -90,35 +92,40 @@ void windows_nt_hash(const char *password, uint8_t out[static 16]) {
 }
 
 int windows_password_new(char ret[static WINDOWS_PASSWORD_LEN + 1]) {
-        static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-        size_t n = 0;
-
-        while (n < WINDOWS_PASSWORD_LEN) {
-                uint8_t buf[64];
-                ssize_t got = getrandom(buf, sizeof(buf), 0);
-                if (got < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
-                /* 248 = 4 * 62: taking only bytes below it keeps every character equally likely. */
-                for (ssize_t i = 0; i < got && n < WINDOWS_PASSWORD_LEN; i++)
-                        if (buf[i] < 248)
-                                ret[n++] = alphabet[buf[i] % 62];
-        }
-        ret[n] = 0;
-        return 0;
+        return secret_new(ret, WINDOWS_PASSWORD_LEN);
 }
 
 /* ---- the profile part ---------------------------------------------------- */
 
 static const struct kind_key windows_keys[] = {
         { "source", KIND_KEY_STR }, { "unattend", KIND_KEY_STR }, { "drivers", KIND_KEY_STR },
-        { "setup_args", KIND_KEY_STR }, { "wimboot", KIND_KEY_STR }, {},
+        { "setup_args", KIND_KEY_STR }, { "wimboot", KIND_KEY_STR }, { "install_to", KIND_KEY_STR }, ISCSI_DISK_KEYS, {},
 };
 
 const struct windows_entry *windows_of(const struct boot_entry *b) {
         return b->kind == &kind_windows.profile ? b->kind_data : NULL;
+}
+
+/* install_to = "local" (the default: the machine's own disk) or "iscsi";
+ * disk, size and chap only with "iscsi". */
+static void windows_build_san(struct entry_builder *eb, struct windows_entry *d) {
+        static const char *const san_keys[] = { "disk", "size", "chap" };
+        const char *to = entry_value(eb, "install_to");
+
+        if (to && streq(to, "iscsi")) {
+                d->san = xcalloc(1, sizeof(*d->san));
+                iscsi_disk_build(eb, d->san, false);
+                return;
+        }
+        if (to && !streq(to, "local"))
+                entry_problem_value(eb, "install_to", "must be one of: local, iscsi");
+        for (size_t i = 0; i < ELEMENTSOF(san_keys); i++)
+                if (entry_value(eb, san_keys[i]))
+                        entry_problem(eb, san_keys[i], "is for install_to = \"iscsi\" (Setup installs onto an iSCSI disk)");
+}
+
+static const struct iscsi_entry *windows_san(const struct boot_entry *b) {
+        return ((const struct windows_entry *) b->kind_data)->san;
 }
 
 static void windows_build(struct entry_builder *eb, struct boot_entry *e) {
@@ -129,6 +136,7 @@ static void windows_build(struct entry_builder *eb, struct boot_entry *e) {
         d->drivers = entry_path(eb, "drivers", false);
         d->setup_args = entry_text(eb, "setup_args", CS_CMDLINE);
         d->wimboot = entry_wimboot(eb);
+        windows_build_san(eb, d);
 }
 
 static void windows_done(struct boot_entry *e) {
@@ -140,6 +148,8 @@ static void windows_done(struct boot_entry *e) {
         free(d->unattend);
         free(d->drivers);
         free(d->setup_args);
+        iscsi_disk_clear(d->san);
+        free(d->san);
         free(d);
 }
 
@@ -169,6 +179,8 @@ static void windows_check_files(struct entry_checker *ec, struct boot_entry *e) 
                 check_source(ec, e);
         entry_check_file(ec, e, "unattend", &d->unattend);
         entry_check_dir(ec, e, "drivers", &d->drivers);
+        if (d->san)
+                iscsi_disk_check_files(ec, e, d->san);
 }
 
 /* ---- the model ---------------------------------------------------------- */
@@ -315,6 +327,8 @@ static int windows_model(const struct model_entry *m, json_t *o) {
                 driver_files(&l, d->drivers, infs);
         json_object_set_new(o, "windows", windows_object(b, addr, infs));
         json_decref(infs);
+        if (d->san && iscsi_disk_model(m, d->san, o) < 0)
+                l.error = -EINVAL;
         return wimboot_loads_finish(&l, o);
 }
 
@@ -642,4 +656,5 @@ const struct kind kind_windows = {
         .render = { .name = "windows", .entry_model = windows_model, .lab_key = "smb", .lab_model = windows_smb_json,
                     .render = windows_render },
         .services = windows_services,
+        .iscsi = windows_san,
 };

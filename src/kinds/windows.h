@@ -36,6 +36,8 @@
 #include "profile/profile.h"
 #include "host/units.h"
 
+struct iscsi_entry;
+
 /* An entry's values (its kind_data). */
 struct windows_entry {
         char *wimboot;          /* entry > global > $PXELAB_WIMBOOT */
@@ -43,6 +45,10 @@ struct windows_entry {
         char *unattend;         /* NULL: none */
         char *drivers;          /* a directory, NULL: none */
         char *setup_args;
+        /* install_to = "iscsi": the disk iPXE sanhooks for Setup (its keys
+         * disk, size and chap as an iscsi entry's); NULL: Setup installs
+         * onto the machine's own disk. */
+        struct iscsi_entry *san;
 };
 
 /* B's values; NULL when B is not a windows entry. */

@@ -62,7 +62,7 @@ static size_t lab_ports(const struct profile *p, bool udp, uint16_t **ret) {
                 v[n++] = own[i];
         if (!udp && kinds_need(p, "smbd"))
                 v[n++] = WINDOWS_SMB_PORT;
-        if (!udp && kinds_need(p, "tgtd"))
+        if (!udp && iscsi_lab_uses(p))
                 v[n++] = ISCSI_PORT;
         for (size_t i = 0; i < p->bridge.n_allow_host_ports; i++)
                 if (p->bridge.allow_host_ports[i].udp == udp)

@@ -122,7 +122,7 @@ static int preflight_service_ports(const struct profile *p, const struct lab_rec
                         return -EADDRINUSE;
                 }
                 /* iscsi entries: the lab's tgtd (Debian's own tgt.service takes every address) */
-                if (kinds_need(p, "tgtd") && port_in_use(true, p->bridge.addr, ISCSI_PORT) > 0) {
+                if (iscsi_lab_uses(p) && port_in_use(true, p->bridge.addr, ISCSI_PORT) > 0) {
                         log_error("Port %d/tcp (iSCSI) is already in use on this host at %s or on all addresses; "
                                   "stop the host's tgt (systemctl disable --now tgt)",
                                   ISCSI_PORT, inet_ntop(AF_INET, &p->bridge.addr, a, sizeof(a)));

@@ -80,7 +80,7 @@ static bool smbd_wanted(const struct profile *p) {
 static bool dnsmasq_changed(const struct render_changes *ch) { return ch->dnsmasq; }
 static bool nginx_changed(const struct render_changes *ch) { return ch->nginx; }
 static bool smbd_changed(const struct render_changes *ch) { return ch->smbd; }
-static bool tgtd_wanted(const struct profile *p) { return kinds_need(p, "tgtd"); }
+static bool tgtd_wanted(const struct profile *p) { return iscsi_lab_uses(p); }
 static bool tgtd_changed(const struct render_changes *ch) { return ch->tgtd; }
 
 /* The table: in the order `up` starts them. */
@@ -89,7 +89,8 @@ static const struct lab_service {
         bool (*wanted)(const struct profile *p);
         bool (*changed)(const struct render_changes *ch);
         /* Fills in the daemon's command line, writable paths, description,
-         * capabilities and address families. */
+         * capabilities and address families; what it allocates in
+         * exec_start_post and hidden_rw_paths is freed after the start. */
         int (*spec)(json_t *model, struct unit_spec *s, char ***argv, char ***rw);
 } services[] = {
         { "dnsmasq", always, dnsmasq_changed, dnsmasq_spec },
@@ -178,6 +179,7 @@ static int start_service(sd_bus *bus, const struct lab_service *svc_, json_t *mo
         spec.argv = argv;
         r = units_start(bus, &spec);
         strv_free(spec.exec_start_post);
+        strv_free(spec.hidden_rw_paths);
         if (r < 0)
                 return r;
         if (print_step)

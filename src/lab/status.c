@@ -1,10 +1,13 @@
 /* A lab's status, built as JSON first (see status.h). */
 #include <errno.h>
+#include <string.h>
 
 #include "basic/util.h"
 #include "host/nft.h"
 #include "host/units.h"
 #include "host/link.h"
+#include "host/tgtadm.h"
+#include "kinds/iscsi.h"
 #include "lab/labbridge.h"
 #include "lab/ports.h"
 #include "lab/record.h"
@@ -59,6 +62,35 @@ static json_t *leases_json(const char *state_dir) {
         return arr;
 }
 
+/* The targets tgtd serves, with their disks and who is logged in, when
+ * the lab runs tgtd (a unit pxelab-LAB-tgtd.service); NULL otherwise. A
+ * tgtd that does not answer leaves the lab degraded. */
+static json_t *iscsi_json(const struct lab_record *st, bool *healthy) {
+        _cleanup_free_ char *unit = xasprintf("pxelab-%s-tgtd.service", st->lab);
+        unsigned port = iscsi_control_port(st->lab);
+        json_t *o, *targets = NULL;
+        bool runs = false;
+        int r;
+
+        for (char **u = st->units; *u && !runs; u++)
+                runs = streq(*u, unit);
+        if (!runs)
+                return NULL;
+        o = json_pack("{s:s, s:i}", "portal", "", "control_port", (int) port);
+        json_object_set_new(o, "portal", json_sprintf("%.*s:%d", (int) strcspn(st->address ? st->address : "", "/"),
+                                                      st->address ? st->address : "", ISCSI_PORT));
+        r = tgt_show_targets(port, &targets);
+        if (r < 0) {
+                json_object_set_new(o, "error", json_sprintf("tgtd does not answer on its control port %u: %s", port,
+                                                             strerror(-r)));
+                json_object_set_new(o, "targets", json_array());
+                *healthy = false;
+                return o;
+        }
+        json_object_set_new(o, "targets", targets);
+        return o;
+}
+
 int lab_status(const char *lab, json_t **ret, bool *ret_healthy) {
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         _cleanup_(lab_record_freep) struct lab_record *st = NULL;
@@ -107,6 +139,11 @@ int lab_status(const char *lab, json_t **ret, bool *ret_healthy) {
                 json_array_foreach(json_object_get(o, "ports"), i, pt)
                         if (!json_is_true(json_object_get(pt, "exists")) || !json_is_true(json_object_get(pt, "in_bridge")))
                                 healthy = false;
+        }
+        {
+                json_t *iscsi = iscsi_json(st, &healthy);
+                if (iscsi)
+                        json_object_set_new(o, "iscsi", iscsi);
         }
         json_object_set_new(o, "leases", leases_json(st->state_dir));
         json_object_set_new(o, "vms", vm_status_json(bus, st));

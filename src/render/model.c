@@ -149,9 +149,17 @@ int model_build(const struct profile *p, const struct render_kind *const *kinds,
         json_object_set_new(m, "hosts", hosts);
         json_object_set_new(m, "hosts_with_boot", with_boot);
         /* lab-wide members of the kinds ("smb") */
-        for (size_t i = 0; kinds[i]; i++)
-                if (kinds[i]->lab_key)
-                        json_object_set_new(m, kinds[i]->lab_key, kinds[i]->lab_model(p, run_dir, state_dir));
+        for (size_t i = 0; kinds[i]; i++) {
+                json_t *v;
+                if (!kinds[i]->lab_key)
+                        continue;
+                v = kinds[i]->lab_model(p, run_dir, state_dir);
+                if (!v) {
+                        json_decref(m);
+                        return -EINVAL;
+                }
+                json_object_set_new(m, kinds[i]->lab_key, v);
+        }
         json_object_set_new(m, "loaders", json_pack("{s:s, s:s, s:s}", "bios", "undionly.kpxe",
                                                     "efi", "ipxe.efi", "snponly", "snponly.efi"));
         /* Secure Boot clients: shim, GRUB, TFTP paths (grub.c) */

@@ -26,7 +26,8 @@ struct render_kind {
          * nothing of its own. */
         int (*entry_model)(const struct model_entry *m, json_t *o);
         /* A member LAB_KEY of the model built for every profile (NULL:
-         * none), e.g. "smb". */
+         * none), e.g. "smb"; NULL after logging "FILE:LINE: FIELD:
+         * message" for a profile the kind refuses as a whole. */
         const char *lab_key;
         json_t *(*lab_model)(const struct profile *p, const char *run_dir, const char *state_dir);
         /* Renders what the kind needs beyond its entries' scripts and says

@@ -21,6 +21,9 @@ setup_file() {
         "$REPO/tests/payload/build" "$PAYLOAD"
         rm -rf "$PROFILE_DIR"
         mkdir -p "$PROFILE_DIR"
+        # A disk in a home directory, which the units' sandbox hides.
+        export HOME_DISKS
+        HOME_DISKS=$(mktemp -d /root/pxelab-iscsi-test.XXXXXX)
         mkdisk "$PROFILE_DIR/base.img"
         cp "$PROFILE_DIR/base.img" "$PROFILE_DIR/b1.img"
         cp "$PROFILE_DIR/base.img" "$PROFILE_DIR/u1.img"
@@ -32,6 +35,7 @@ setup_file() {
                 echo 'boot "disk" { kind = "iscsi" disk = "base.img" }'
                 echo 'boot "fresh" { kind = "iscsi" disk = "fresh.img" size = "64M" }'
                 echo 'boot "secure" { kind = "iscsi" disk = "secure.img" chap = "on" }'
+                echo "boot \"home\" { kind = \"iscsi\" disk = \"$HOME_DISKS/home.img\" size = \"16M\" }"
                 echo 'host "b1" { mac = "52:54:00:68:00:01" boot = "disk" disk = "b1.img" }'
                 echo 'host "u1" { mac = "52:54:00:68:00:02" boot = "disk" disk = "u1.img" }'
         } > "$PROFILE_DIR/lab.conf"
@@ -39,7 +43,10 @@ setup_file() {
         sysd_run "$PXELAB" up "$PROFILE_DIR/lab.conf"
 }
 
-teardown_file() { sysd_kill; }
+teardown_file() {
+        sysd_kill
+        rm -rf "$HOME_DISKS"
+}
 
 # mkdisk IMAGE: a 64 MiB FAT "superfloppy" that boots the payload, BIOS
 # (SYSLINUX) and UEFI (GRUB), each with its own marker.
@@ -97,6 +104,8 @@ capacity() {
         [ "$(capacity isccl "$IQN:disk")" = "$(stat -c %s "$PROFILE_DIR/base.img")" ]
         [ "$(capacity isccl "$IQN:b1")" = "$(stat -c %s "$PROFILE_DIR/b1.img")" ]
         [ "$(capacity isccl "$IQN:fresh")" = $((64 * 1024 * 1024)) ]
+        # The disk in a home directory: bound into tgtd's sandbox, writable.
+        [ "$(capacity isccl "$IQN:home")" = $((16 * 1024 * 1024)) ]
         # From an address outside the lab's subnet, on the same wire: refused.
         sysd_client_ns iscout "pxe-$LAB"
         sysd_run ip -n iscout addr add 10.200.0.5/24 dev eth0
@@ -154,6 +163,59 @@ capacity() {
         [ "$(capacity isccl "$IQN:disk")" = "$(stat -c %s "$PROFILE_DIR/base.img")" ]
 }
 
+# The targets of status --json, as "IQN SIZE PATH" lines.
+status_targets() {
+        sysd_run "$PXELAB" status "$LAB" --json | jq -r '.labs[0].iscsi.targets[] | "\(.iqn) \(.luns[0].size) \(.luns[0].path)"'
+}
+
+# initiators TARGET: its logged-in initiators, "IQN ADDRESS..." lines.
+initiators() {
+        sysd_run "$PXELAB" status "$LAB" --json |
+                jq -r --arg t "$1" '.labs[0].iscsi.targets[] | select(.iqn == $t) | .initiators[] | "\(.iqn) \(.addresses | join(" "))"'
+}
+
+@test "iscsi: status lists each target with its disk, and who is logged in to it, while they are" {
+        [ "$(sysd_run "$PXELAB" status "$LAB" --json | jq -r '.labs[0].iscsi.portal')" = "$NET.1:3260" ]
+        # Each disk (tgt's MB are 10^6 bytes), in tgt-admin's order (by name).
+        [ "$(status_targets)" = "$IQN:b1 67 MB $PROFILE_DIR/b1.img
+$IQN:disk 67 MB $PROFILE_DIR/base.img
+$IQN:fresh 67 MB $PROFILE_DIR/fresh.img
+$IQN:home 17 MB $HOME_DISKS/home.img
+$IQN:secure 67 MB $PROFILE_DIR/secure.img
+$IQN:u1 67 MB $PROFILE_DIR/u1.img" ]
+        [ -z "$(initiators "$IQN:fresh")" ]
+        # A userspace initiator that stays logged in while it reads.
+        sysd_run ip netns exec isccl sh -c \
+                "timeout 120 iscsi-perf -i iqn.2026-12.test:perf iscsi://$NET.1/$IQN:fresh/1 >/dev/null 2>&1 & echo \$! > /run/iscsi-perf.pid"
+        for _ in $(seq 100); do
+                [ -n "$(initiators "$IQN:fresh")" ] && break
+                sleep 0.2
+        done
+        [ "$(initiators "$IQN:fresh")" = "iqn.2026-12.test:perf $NET.50" ]
+        run sysd_run "$PXELAB" status "$LAB"
+        echo "$output"
+        [[ "$output" == *"  iscsi:    $NET.1:3260"* ]]
+        [[ "$output" == *"  target:   $IQN:fresh lun 1 67 MB $PROFILE_DIR/fresh.img"$'\n'"            initiator iqn.2026-12.test:perf from $NET.50"* ]]
+        [[ "$output" == *"  target:   $IQN:disk lun 1 67 MB $PROFILE_DIR/base.img, no initiator"* ]]
+        # Logged out: gone from status.
+        sysd_run sh -c 'kill "$(cat /run/iscsi-perf.pid)"'
+        for _ in $(seq 100); do
+                [ -z "$(initiators "$IQN:fresh")" ] && break
+                sleep 0.2
+        done
+        [ -z "$(initiators "$IQN:fresh")" ]
+}
+
+@test "iscsi: a tgtd that does not answer leaves status degraded, saying so" {
+        u=pxelab-$LAB-tgtd.service
+        sysd_run systemctl kill --signal=SIGSTOP "$u"
+        run --separate-stderr sysd_run timeout 30 "$PXELAB" status "$LAB" --json
+        sysd_run systemctl kill --signal=SIGCONT "$u"
+        echo "$output"
+        [ "$status" -ne 0 ]
+        jq -e '.labs[0].healthy == false and (.labs[0].iscsi.error | startswith("tgtd does not answer"))' <<< "$output"
+}
+
 @test "iscsi: two hosts without disks of their own on one entry are refused" {
         {
                 echo 'lab = "isc2"'
@@ -175,6 +237,17 @@ capacity() {
         run --separate-stderr "$PXELAB" check "$PROFILE_DIR/same.conf"
         [ "$status" -eq 2 ]
         [ "$stderr" = "$PROFILE_DIR/same.conf:4: host.a.disk: '$PROFILE_DIR/base.img' is also the disk of 'disk': two machines would write one disk (and corrupt it); give each its own image" ]
+        # A host's disk on an entry that attaches none would be ignored: refused.
+        {
+                echo 'lab = "isc4"'
+                echo 'bridge { address = "10.68.9.1/24" }'
+                echo "boot \"l\" { kind = \"linux\" kernel = \"$PAYLOAD/vmlinuz\" }"
+                echo 'host "a" { mac = "52:54:00:68:09:01" boot = "l"'
+                echo '    disk = "a.img" }'
+        } > "$PROFILE_DIR/nodisk.conf"
+        run --separate-stderr "$PXELAB" check "$PROFILE_DIR/nodisk.conf"
+        [ "$status" -eq 2 ]
+        [ "$stderr" = "$PROFILE_DIR/nodisk.conf:5: host.a.disk: '$PROFILE_DIR/a.img' is for a host that boots an iscsi entry or a windows entry with install_to = \"iscsi\"; this host's entry attaches no disk" ]
 }
 
 @test "iscsi: down stops tgtd and leaves the images" {

@@ -396,6 +396,11 @@ vm_fetches_all() {
                 fi
                 sleep 1
         done
+        # VM_DURING: a check run while the VM is still up.
+        local during=ok
+        if [ -n "${VM_DURING:-}" ]; then
+                $VM_DURING "$ip" || during=failed
+        fi
         got=$(fetched "$lab" "$ip")
         echo "fetched by $ip:"
         echo "$got"
@@ -412,6 +417,7 @@ vm_fetches_all() {
         grep -q "pxelab: booting" "$log"
         ! grep -q "pxelab: boot entry $entry failed" "$log" || false
         [ -z "$marker" ] || grep -q "$marker" "$log"
+        [ "$during" = ok ]
 }
 
 @test "windows VM, BIOS: iPXE fetches wimboot, bootmgr, BCD, boot.sdi, boot.wim and every injected file" {
@@ -438,4 +444,74 @@ vm_fetches_all() {
         # args reach the stand-in's command line: it logs to the serial port.
         vm_fetches_all wv pe1 uefi 52:54:00:76:00:03 pe "Command line: wimboot console=ttyS0"
         [ "$(expected_fetches wv pe | cut -d' ' -f1 | xargs)" = "/files/pe/wimboot /files/pe/BCD /files/pe/boot.sdi /files/pe/boot.wim /files/pe/netkvm.inf /files/pe/autounattend.xml" ]
+}
+
+# ---- install_to = "iscsi": Setup installs onto the machine's iSCSI disk ----
+
+# Entry "onto" attaches each host's own disk (made at the entry's size)
+# before the boot set; wimboot's stand-in is a kernel, as above.
+mkisclab() {
+        local kernel
+        kernel=$(ls -1 /boot/vmlinuz-* | sort -V | tail -n 1)
+        mkwinlab wi 10.79.0.1/24 "$kernel" \
+                'boot "onto" { kind = "windows" source = "iso" install_to = "iscsi" size = "64M" }' \
+                'host "sb1" { mac = "52:54:00:79:00:01" boot = "onto" disk = "sb1.img" }' \
+                'host "su1" { mac = "52:54:00:79:00:02" boot = "onto" disk = "su1.img" }'
+}
+
+# logged_in HOST MAC IP (as VM_DURING): tgtd has the VM's initiator (the
+# entry's IQN and the MAC) logged in to HOST's target, from IP.
+logged_in() {
+        local host=$1 mac=$2 ip=$3 json i
+        for ((i = 0; i < 30; i++)); do
+                json=$(sysd_run "$PXELAB" status wi --json)
+                echo "$json" | jq -c '.labs[0].iscsi' > "$OUT/win-wi/iscsi-$host.json"
+                jq -e -n --argjson j "$json" --arg t "iqn.2026-12.lab.pxelab:wi:$host" \
+                        --arg i "iqn.2026-12.lab.pxelab:wi:onto:${mac//:/-}" --arg ip "$ip" '
+                        any($j.labs[0].iscsi.targets[]; .iqn == $t and
+                            any(.initiators[]; .iqn == $i and .addresses == [$ip]))' >/dev/null && return 0
+                sleep 1
+        done
+        return 1
+}
+
+# vm_installs_onto VM FIRMWARE MAC: the VM's iPXE sanhooks its host's disk,
+# then fetches the whole boot set; the disk is the host's, untouched.
+vm_installs_onto() {
+        local vm=$1 fw=$2 mac=$3 p
+        sysd_boot
+        p=$(mkisclab)
+        run --separate-stderr sysd_run "$PXELAB" up "$p"
+        echo "$output"
+        [ "$status" -eq 0 ]
+        [[ "$output" == *"Created disk image $OUT/win-wi/$vm.img (64M, sparse)"* ]]
+        [ "$(stat -c %s "$OUT/win-wi/$vm.img")" = $((64 << 20)) ]
+        [ "$(du -k "$OUT/win-wi/$vm.img" | cut -f1)" -lt 1024 ]
+        [ "$(sysd_run systemctl is-active "pxelab-wi-tgtd.service")" = active ]
+        VM_DURING="logged_in $vm $mac" vm_fetches_all wi "$vm" "$fw" "$mac" onto
+        cat "$OUT/win-wi/iscsi-$vm.json"
+        # iPXE said so on the console, before the first file.
+        grep -q "Registered SAN device 0x80" "$OUT/win-wi/vm-$vm.log"
+        # No write reached the disk: Setup is what writes it.
+        [ "$(du -k "$OUT/win-wi/$vm.img" | cut -f1)" -lt 1024 ]
+}
+
+@test "windows, install_to = iscsi: a host without a disk, when the entry has none, is refused" {
+        p=$(mkwinlab wn 10.79.1.1/24 "" \
+                'boot "onto" { kind = "windows" source = "iso" install_to = "iscsi" size = "64M" }' \
+                'host "a" { mac = "52:54:00:79:01:01" boot = "onto" disk = "a.img" }' \
+                'host "b" { mac = "52:54:00:79:01:02" boot = "onto" }')
+        run --separate-stderr "$PXELAB" check "$p"
+        [ "$status" -eq 2 ]
+        [ "$stderr" = "$p:7: host.b: boots entry 'onto', which has no disk of its own, without a disk: give the host a disk = \"PATH\" (and size = \"SIZE\" on the entry to make it)" ]
+        # Nothing was made.
+        [ ! -e "$OUT/win-wn/a.img" ]
+}
+
+@test "windows VM, BIOS, install_to = iscsi: iPXE attaches the host's iSCSI disk (made sparse), then loads the boot set" {
+        vm_installs_onto sb1 bios 52:54:00:79:00:01
+}
+
+@test "windows VM, UEFI, install_to = iscsi: the same" {
+        vm_installs_onto su1 uefi 52:54:00:79:00:02
 }

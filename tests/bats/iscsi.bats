@@ -58,14 +58,14 @@ mkdisk() {
         mkfs.vfat -n PXDISK "$img" >/dev/null
         syslinux --install "$img"
         printf '%s\n' 'SERIAL 0 115200' 'DEFAULT pxe' 'PROMPT 0' 'LABEL pxe' '  KERNEL /vmlinuz' \
-                '  INITRD /initrd.img' '  APPEND console=ttyS0 pxelab.marker=iscsi-bios' > "$d/syslinux.cfg"
+                '  INITRD /initrd.img,/ibft.img' '  APPEND console=ttyS0 pxelab.ibft pxelab.marker=iscsi-bios' > "$d/syslinux.cfg"
         printf '%s\n' 'serial --unit=0 --speed=115200' 'terminal_output --append serial' \
-                'search --no-floppy --file /vmlinuz --set=root' 'linux /vmlinuz console=ttyS0 pxelab.marker=iscsi-uefi' \
-                'initrd /initrd.img' 'boot' > "$d/grub.cfg"
+                'search --no-floppy --file /vmlinuz --set=root' 'linux /vmlinuz console=ttyS0 pxelab.ibft pxelab.marker=iscsi-uefi' \
+                'initrd /initrd.img /ibft.img' 'boot' > "$d/grub.cfg"
         grub-mkstandalone -O x86_64-efi -o "$d/BOOTX64.EFI" "boot/grub/grub.cfg=$d/grub.cfg"
         mmd -i "$img" ::/EFI ::/EFI/BOOT
         mcopy -i "$img" "$d/BOOTX64.EFI" ::/EFI/BOOT/
-        mcopy -i "$img" "$PAYLOAD/vmlinuz" "$PAYLOAD/initrd.img" "$d/syslinux.cfg" ::/
+        mcopy -i "$img" "$PAYLOAD/vmlinuz" "$PAYLOAD/initrd.img" "$PAYLOAD/ibft.img" "$d/syslinux.cfg" ::/
 }
 
 console_until_off() {
@@ -138,6 +138,9 @@ capacity() {
         [ "$status" -eq 0 ]
         [[ "$output" == *"SYSLINUX"* ]]
         [[ "$output" == *"PXELAB-MARKER=iscsi-bios"* ]]
+        # keep-san: the booted system finds its disk in the iBFT.
+        [[ "$output" == *"PXELAB-IBFT-TARGET=$IQN:b1"* ]]
+        [[ "$output" == *"PXELAB-IBFT-INITIATOR=$IQN:disk:52-54-00-68-00-01"* ]]
         sysd_run "$PXELAB" vm stop "$LAB" b1
 }
 
@@ -147,6 +150,8 @@ capacity() {
         echo "$output"
         [ "$status" -eq 0 ]
         [[ "$output" == *"PXELAB-MARKER=iscsi-uefi"* ]]
+        [[ "$output" == *"PXELAB-IBFT-TARGET=$IQN:u1"* ]]
+        [[ "$output" == *"PXELAB-IBFT-INITIATOR=$IQN:disk:52-54-00-68-00-02"* ]]
         sysd_run "$PXELAB" vm stop "$LAB" u1
 }
 

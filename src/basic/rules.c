@@ -1,4 +1,5 @@
 /* Shared value rules. See rules.h. */
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -65,6 +66,31 @@ enum disk_form rule_disk_form(const char *s) {
         if (digits == 0 || digits > 6 || !s[digits] || !strchr("MGT", s[digits]) || s[digits + 1])
                 return DISK_PATH;
         return strspn(s, "0") < digits ? DISK_SIZE : DISK_EMPTY;
+}
+
+enum address_verdict rule_lab_address_parse(const char *s, uint32_t *ret_addr, unsigned *ret_prefix) {
+        const char *slash = strchr(s, '/');
+        char ip[INET_ADDRSTRLEN];
+        struct in_addr a;
+        size_t plen;
+        unsigned prefix;
+
+        plen = slash ? strlen(slash + 1) : 0;
+        if (!slash || (size_t) (slash - s) >= sizeof(ip) || plen < 1 || plen > 2 ||
+            strspn(slash + 1, "0123456789") != plen)
+                return ADDRESS_MALFORMED;
+        memcpy(ip, s, slash - s);
+        ip[slash - s] = 0;
+        prefix = (unsigned) (slash[1] - '0');
+        if (plen == 2)
+                prefix = prefix * 10 + (unsigned) (slash[2] - '0');
+        if (inet_pton(AF_INET, ip, &a) != 1 || prefix > 32)
+                return ADDRESS_MALFORMED;
+        *ret_prefix = prefix;
+        if (prefix < RULE_PREFIX_MIN || prefix > RULE_PREFIX_MAX)
+                return ADDRESS_PREFIX;
+        *ret_addr = ntohl(a.s_addr);
+        return ADDRESS_OK;
 }
 
 bool rule_ifname_valid(const char *s) {

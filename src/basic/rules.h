@@ -64,6 +64,19 @@ static inline uint32_t rule_netmask(unsigned prefix) {
         return prefix ? UINT32_MAX << (32 - prefix) : 0;
 }
 
+/* A lab's own address, "A.B.C.D/N" (bridge.address, render --address): the
+ * address in host byte order and N, which must be 8..30 (a lab needs room for
+ * clients, and more than a /8 is no lab). *RET_ADDR and *RET_PREFIX are
+ * written for ADDRESS_OK, and *RET_PREFIX for ADDRESS_PREFIX too. */
+#define RULE_PREFIX_MIN 8
+#define RULE_PREFIX_MAX 30
+enum address_verdict {
+        ADDRESS_OK,
+        ADDRESS_MALFORMED,
+        ADDRESS_PREFIX,         /* a prefix length outside 8..30 */
+};
+enum address_verdict rule_lab_address_parse(const char *s, uint32_t *ret_addr, unsigned *ret_prefix);
+
 /* An interface name as a profile may give it (and a record may hold one):
  * 1-15 characters from A-Z a-z 0-9 _ . -, not "." or "..". */
 bool rule_ifname_valid(const char *s);

@@ -10,6 +10,7 @@
 #include "lab/proxy.h"
 #include "cmd/commands.h"
 #include "basic/log.h"
+#include "basic/rules.h"
 #include "profile/profile.h"
 #include "render/render.h"
 #include "basic/util.h"
@@ -40,11 +41,9 @@ static int check_output_dir(const char *dir) {
 /* A proxy lab's address: --address A/PREFIX, else its interface's (render
  * may run on another machine than the lab). */
 static int proxy_address(struct profile *p, const char *address) {
-        char ip[INET_ADDRSTRLEN];
-        const char *slash = address ? strchr(address, '/') : NULL;
         struct in_addr a;
-        char *end;
-        long prefix;
+        uint32_t addr;
+        unsigned prefix;
 
         if (!address)
                 return lab_proxy_address(p);
@@ -52,18 +51,13 @@ static int proxy_address(struct profile *p, const char *address) {
                 log_error("--address is for proxy labs (dhcp.mode = \"proxy\"); lab '%s' has bridge.address", p->lab);
                 return -EINVAL;
         }
-        prefix = slash ? strtol(slash + 1, &end, 10) : -1;
-        if (!slash || (size_t) (slash - address) >= sizeof(ip) || !slash[1] || *end || prefix < 8 || prefix > 30) {
-                log_error("--address '%s' is not an IPv4 address with a prefix length of 8 to 30", address);
+        if (rule_lab_address_parse(address, &addr, &prefix) != ADDRESS_OK) {
+                log_error("--address '%s' is not an IPv4 address with a prefix length of %u to %u", address,
+                          RULE_PREFIX_MIN, RULE_PREFIX_MAX);
                 return -EINVAL;
         }
-        memcpy(ip, address, slash - address);
-        ip[slash - address] = 0;
-        if (inet_pton(AF_INET, ip, &a) != 1) {
-                log_error("--address '%s' is not an IPv4 address with a prefix length of 8 to 30", address);
-                return -EINVAL;
-        }
-        profile_set_address(p, a, (unsigned) prefix);
+        a.s_addr = htonl(addr);
+        profile_set_address(p, a, prefix);
         return 0;
 }
 

@@ -868,12 +868,46 @@ int link_wait_exists(const char *name, unsigned timeout_ms) {
         }
 }
 
+/* A link-local IPv6 address is every up link's: not a use of the link. */
+static bool addr_is_a_use(struct rtnl_addr *a) {
+        return rtnl_addr_get_family(a) != AF_INET6 || rtnl_addr_get_scope(a) == RT_SCOPE_UNIVERSE;
+}
+
+static bool addr_is_ipv4(struct rtnl_addr *a) {
+        struct nl_addr *local = rtnl_addr_get_local(a);
+
+        return local && nl_addr_get_family(local) == AF_INET && nl_addr_get_len(local) == sizeof(struct in_addr);
+}
+
+/* The first address of LINK that ACCEPT takes: 1 and *ret (alive as long as
+ * *ret_cache), 0 if none, or a negative errno (logged). */
+static int link_first_address(struct nl_sock *sk, struct rtnl_link *link, const char *name,
+                              bool (*accept)(struct rtnl_addr *a), struct nl_cache **ret_cache,
+                              struct rtnl_addr **ret) {
+        int r, ifindex = rtnl_link_get_ifindex(link);
+
+        *ret = NULL;
+        r = rtnl_addr_alloc_cache(sk, ret_cache);
+        if (r < 0)
+                return log_error_errno(nle_to_errno(r), "Failed to read the addresses of '%s'", name);
+        for (struct nl_object *o = nl_cache_get_first(*ret_cache); o; o = nl_cache_get_next(o)) {
+                struct rtnl_addr *a = (struct rtnl_addr *) o;
+
+                if (rtnl_addr_get_ifindex(a) == ifindex && accept(a)) {
+                        *ret = a;
+                        return 1;
+                }
+        }
+        return 0;
+}
+
 int link_state(const char *name, struct link_state *ret) {
         _cleanup_nl_sock_ struct nl_sock *sk = NULL;
         _cleanup_rtnl_link_ struct rtnl_link *link = NULL, *master = NULL;
         _cleanup_nl_cache_ struct nl_cache *addrs = NULL;
+        struct rtnl_addr *a;
         unsigned flags;
-        int r, ifindex;
+        int r;
 
         *ret = (struct link_state) {};
         r = link_open(name, "read link", &sk, &link);
@@ -894,21 +928,13 @@ int link_state(const char *name, struct link_state *ret) {
                         return log_error_errno(nle_to_errno(r), "Failed to read the master of link '%s'", name);
                 snprintf(ret->master, sizeof(ret->master), "%s", rtnl_link_get_name(master));
         }
-        r = rtnl_addr_alloc_cache(sk, &addrs);
+        r = link_first_address(sk, link, name, addr_is_a_use, &addrs, &a);
         if (r < 0)
-                return log_error_errno(nle_to_errno(r), "Failed to read the addresses of '%s'", name);
-        ifindex = rtnl_link_get_ifindex(link);
-        for (struct nl_object *o = nl_cache_get_first(addrs); o; o = nl_cache_get_next(o)) {
-                struct rtnl_addr *a = (struct rtnl_addr *) o;
-                _cleanup_free_ char *cidr = NULL;
+                return r;
+        if (r > 0) {
+                _cleanup_free_ char *cidr = addr_cidr(a);
 
-                if (rtnl_addr_get_ifindex(a) != ifindex)
-                        continue;
-                /* A link-local IPv6 address is every up link's: not a use. */
-                if (rtnl_addr_get_family(a) == AF_INET6 && rtnl_addr_get_scope(a) != RT_SCOPE_UNIVERSE)
-                        continue;
-                cidr = addr_cidr(a);
-                if (cidr && !ret->address[0])
+                if (cidr)
                         snprintf(ret->address, sizeof(ret->address), "%s", cidr);
         }
         return 1;
@@ -918,29 +944,20 @@ int link_ipv4_address(const char *name, struct in_addr *ret, unsigned *ret_prefi
         _cleanup_nl_sock_ struct nl_sock *sk = NULL;
         _cleanup_rtnl_link_ struct rtnl_link *link = NULL;
         _cleanup_nl_cache_ struct nl_cache *addrs = NULL;
-        int r, ifindex;
+        struct rtnl_addr *a;
+        int r;
 
         r = link_open(name, "read link", &sk, &link);
         if (r < 0)
                 return r;
         if (!link)
                 return -ENODEV;
-        r = rtnl_addr_alloc_cache(sk, &addrs);
-        if (r < 0)
-                return log_error_errno(nle_to_errno(r), "Failed to read the addresses of '%s'", name);
-        ifindex = rtnl_link_get_ifindex(link);
-        for (struct nl_object *o = nl_cache_get_first(addrs); o; o = nl_cache_get_next(o)) {
-                struct rtnl_addr *a = (struct rtnl_addr *) o;
-                struct nl_addr *local = rtnl_addr_get_local(a);
-
-                if (rtnl_addr_get_ifindex(a) != ifindex || !local || nl_addr_get_family(local) != AF_INET ||
-                    nl_addr_get_len(local) != sizeof(*ret))
-                        continue;
-                memcpy(ret, nl_addr_get_binary_addr(local), sizeof(*ret));
-                *ret_prefix = (unsigned) rtnl_addr_get_prefixlen(a);
-                return 1;
-        }
-        return 0;
+        r = link_first_address(sk, link, name, addr_is_ipv4, &addrs, &a);
+        if (r <= 0)
+                return r;
+        memcpy(ret, nl_addr_get_binary_addr(rtnl_addr_get_local(a)), sizeof(*ret));
+        *ret_prefix = (unsigned) rtnl_addr_get_prefixlen(a);
+        return 1;
 }
 
 int link_is_wireless(const char *name) {

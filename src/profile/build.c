@@ -107,33 +107,23 @@ static cfg_t *single_section(struct builder *b, const char *name) {
 static void build_address(struct builder *b, const struct opt *o) {
         struct parse_ctx *ctx = b->ctx;
         struct subnet *sn = &b->subnet;
-        char ip[16];
-        const char *slash;
         unsigned prefix = 0;
-        size_t plen;
 
         if (!o->value) {
                 problem_add(&ctx->problems, o->line, o->field,
                             "not set; give the lab's own address and prefix, e.g. address = \"10.33.0.1/24\"");
                 return;
         }
-        slash = strchr(o->value, '/');
-        plen = slash ? strlen(slash + 1) : 0;
-        if (!slash || (size_t) (slash - o->value) >= sizeof(ip) || plen < 1 || plen > 2 ||
-            strspn(slash + 1, "0123456789") != plen) {
+        switch (rule_lab_address_parse(o->value, &sn->addr, &prefix)) {
+        case ADDRESS_OK:
+                break;
+        case ADDRESS_MALFORMED:
                 problem_value(&ctx->problems, o->line, o->field, o->value, "is not an IPv4 address with a prefix length");
                 return;
-        }
-        memcpy(ip, o->value, slash - o->value);
-        ip[slash - o->value] = 0;
-        prefix = (unsigned) atoi(slash + 1);
-        if (!parse_ipv4(ip, &sn->addr) || prefix > 32) {
-                problem_value(&ctx->problems, o->line, o->field, o->value, "is not an IPv4 address with a prefix length");
-                return;
-        }
-        if (prefix < 8 || prefix > 30) {
+        case ADDRESS_PREFIX:
                 problem_value(&ctx->problems, o->line, o->field, o->value,
-                              "has prefix length %u; it must be between 8 and 30", prefix);
+                              "has prefix length %u; it must be between %u and %u", prefix, RULE_PREFIX_MIN,
+                              RULE_PREFIX_MAX);
                 return;
         }
         sn->prefix = prefix;

@@ -62,3 +62,27 @@ host_snapshot() {
         sysd_run systemctl list-units --all --plain --no-legend 'pxelab-*'
         sysd_run sh -c 'ls -A /run/pxelab 2>/dev/null | grep -v "^.lock$"' || true
 }
+
+# VMs of the lab $LAB, bounded by the suite's $BOOT_TIMEOUT (seconds).
+# The serial console of VM $1 until it powers off (console follows it and
+# ends when the unit stops).
+console_until_off() {
+        sysd_run timeout "$BOOT_TIMEOUT" "$PXELAB" vm console "$LAB" "$1"
+}
+
+# Waits until VM $1's serial log matches the extended regex $2; else shows
+# the log's end and fails.
+wait_console() {
+        local log=/run/pxelab/$LAB/serial/$1.log
+        for _ in $(seq "$BOOT_TIMEOUT"); do
+                sysd_run grep -qE "$2" "$log" 2>/dev/null && return 0
+                sleep 1
+        done
+        echo "no '$2' in $1's console within ${BOOT_TIMEOUT}s:"; sysd_run cat "$log" | tr -d '\r' | tail -30
+        return 1
+}
+
+# The address the lab leased to MAC $1.
+lease_ip() {
+        sysd_run "$PXELAB" status "$LAB" --json | jq -r --arg mac "$1" '.labs[0].leases[] | select(.mac == $mac) | .ip'
+}

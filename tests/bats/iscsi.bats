@@ -68,10 +68,6 @@ mkdisk() {
         mcopy -i "$img" "$PAYLOAD/vmlinuz" "$PAYLOAD/initrd.img" "$PAYLOAD/ibft.img" "$d/syslinux.cfg" ::/
 }
 
-console_until_off() {
-        sysd_run timeout "$BOOT_TIMEOUT" "$PXELAB" vm console "$LAB" "$1"
-}
-
 # capacity NS TARGET [USER%PASSWORD@]: the LUN's size as a userspace
 # initiator in namespace NS sees it.
 capacity() {

@@ -57,14 +57,6 @@ CFG
 
 teardown_file() { sysd_kill; }
 
-console_until_off() {
-        sysd_run timeout "$BOOT_TIMEOUT" "$PXELAB" vm console "$LAB" "$1"
-}
-
-lease_ip() {
-        sysd_run "$PXELAB" status "$LAB" --json | jq -r --arg mac "$1" '.labs[0].leases[] | select(.mac == $mac) | .ip'
-}
-
 iso_size() { stat -c %s "$PROFILE_DIR/test.iso"; }
 
 # beacon MAC EVENT ENTRY: watch saw MAC's entry script fetch the beacon.

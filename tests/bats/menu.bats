@@ -38,17 +38,6 @@ setup_file() {
 
 teardown_file() { sysd_kill; }
 
-# Waits (bounded) until the VM's serial log matches REGEX.
-wait_console() {   # NAME REGEX
-        local log=/run/pxelab/$LAB/serial/$1.log
-        for _ in $(seq "$BOOT_TIMEOUT"); do
-                sysd_run grep -qE "$2" "$log" 2>/dev/null && return 0
-                sleep 1
-        done
-        echo "no '$2' in $1's console within ${BOOT_TIMEOUT}s:"; sysd_run cat "$log" | tr -d '\r' | tail -30
-        return 1
-}
-
 ip_of() {
         sysd_run "$PXELAB" status "$LAB" --json | jq -r --arg mac "$1" '.labs[0].leases[] | select(.mac == $mac) | .ip'
 }

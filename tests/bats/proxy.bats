@@ -124,9 +124,12 @@ dnsmasq_log() {
         [ "$status" -eq 0 ]
         grep -qx 'dhcp-range=10.1.0.0,proxy,255.255.0.0' "$OUT/prx-render/dnsmasq.conf"
         grep -qx 'interface=prxnone0' "$OUT/prx-render/dnsmasq.conf"
-        run sysd_run "$PXELAB" render "$PROFILE_DIR/gone.conf" -o "$OUT/prx-render2" --address 10.1.2.3
-        [ "$status" -eq 2 ]
-        [ ! -e "$OUT/prx-render2" ]
+        for bad in 10.1.2.3 10.1.2.3/31 10.1.2.300/16 10.1.2.3/+16; do
+                run --separate-stderr sysd_run "$PXELAB" render "$PROFILE_DIR/gone.conf" -o "$OUT/prx-render2" --address "$bad"
+                [ "$status" -eq 2 ]
+                [ "$stderr" = "--address '$bad' is not an IPv4 address with a prefix length of 8 to 30" ]
+                [ ! -e "$OUT/prx-render2" ]
+        done
 }
 
 @test "proxy: up with no DHCP server on the LAN warns, and still comes up; down leaves the interface as it was" {

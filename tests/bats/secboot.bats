@@ -44,21 +44,6 @@ setup_file() {
 
 teardown_file() { sysd_kill; }
 
-console_until_off() {
-        sysd_run timeout "$BOOT_TIMEOUT" "$PXELAB" vm console "$LAB" "$1"
-}
-
-# Waits (bounded) until the VM's serial log matches REGEX.
-wait_console() {   # NAME REGEX
-        local log=/run/pxelab/$LAB/serial/$1.log
-        for _ in $(seq "$BOOT_TIMEOUT"); do
-                sysd_run grep -qE "$2" "$log" 2>/dev/null && return 0
-                sleep 1
-        done
-        echo "no '$2' in $1's console within ${BOOT_TIMEOUT}s:"; sysd_run cat "$log" | tr -d '\r' | tail -30
-        return 1
-}
-
 # dnsmasq's journal lines of MAC's DHCP transactions: from each DISCOVER or
 # REQUEST of MAC up to the next client's (OVMF gives every VM the same XID,
 # so the XID does not tell them apart).

@@ -43,12 +43,6 @@ teardown_file() {
         sysd_kill
 }
 
-# The serial console until the VM powers off (console follows it and ends
-# when the unit stops), bounded.
-console_until_off() {
-        sysd_run timeout "$BOOT_TIMEOUT" "$PXELAB" vm console "$LAB" "$1"
-}
-
 # dnsmasq's tags for every DHCP transaction of MAC, one line per transaction
 # ("XID tags: ..."), from the unit's journal.
 dhcp_tags() {
@@ -72,10 +66,6 @@ assert_fetched() {
         i=$(stat -c %s "$PAYLOAD/initrd.img")
         access_log | grep -E "^$ip .*\"GET /files/$entry/vmlinuz HTTP/1\.1\" 200 $k len=$k "
         access_log | grep -E "^$ip .*\"GET /files/$entry/initrd\.img HTTP/1\.1\" 200 $i len=$i "
-}
-
-lease_ip() {
-        sysd_run "$PXELAB" status "$LAB" --json | jq -r --arg mac "$1" '.labs[0].leases[] | select(.mac == $mac) | .ip'
 }
 
 @test "vm: usage errors exit 2, a lab that is not up exits 1" {

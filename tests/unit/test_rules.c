@@ -117,6 +117,30 @@ static void test_netmask(void **state) {
         assert_int_equal(rule_netmask(32), 0xffffffffu);
 }
 
+static void test_lab_address(void **state) {
+        uint32_t a = 0;
+        unsigned prefix = 0;
+
+        (void) state;
+        assert_int_equal(rule_lab_address_parse("10.33.0.1/24", &a, &prefix), ADDRESS_OK);
+        assert_int_equal(a, 0x0a210001);
+        assert_int_equal(prefix, 24);
+        assert_int_equal(rule_lab_address_parse("192.168.255.254/30", &a, &prefix), ADDRESS_OK);
+        assert_int_equal(prefix, 30);
+        assert_int_equal(rule_lab_address_parse("10.0.0.1/8", &a, &prefix), ADDRESS_OK);
+        /* A length outside 8..30 is said as such, with the length. */
+        assert_int_equal(rule_lab_address_parse("10.0.0.1/31", &a, &prefix), ADDRESS_PREFIX);
+        assert_int_equal(prefix, 31);
+        assert_int_equal(rule_lab_address_parse("10.0.0.1/7", &a, &prefix), ADDRESS_PREFIX);
+        assert_int_equal(prefix, 7);
+        assert_int_equal(rule_lab_address_parse("10.0.0.1/32", &a, &prefix), ADDRESS_PREFIX);
+        const char *bad[] = { "10.0.0.1", "10.0.0.1/", "10.0.0.1/33", "10.0.0.1/024", "10.0.0.1/+4",
+                              "10.0.0.1/2x", "10.0.0/24", "10.0.0.256/24", "/24", "fd00::1/64",
+                              "10.0.0.1/24/1", " 10.0.0.1/24", "255.255.255.255.255/24" };
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++)
+                assert_int_equal(rule_lab_address_parse(bad[i], &a, &prefix), ADDRESS_MALFORMED);
+}
+
 static void test_strcmp_ptr(void **state) {
         const char *v[] = { "b", "a", "c", "ab" };
         qsort(v, ELEMENTSOF(v), sizeof(char *), strcmp_ptr);
@@ -135,6 +159,7 @@ int main(void) {
                 cmocka_unit_test(test_memory),
                 cmocka_unit_test(test_disk),
                 cmocka_unit_test(test_netmask),
+                cmocka_unit_test(test_lab_address),
                 cmocka_unit_test(test_strcmp_ptr),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
